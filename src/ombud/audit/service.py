@@ -1,0 +1,82 @@
+"""Record and read audit events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ombud.accounts.schemas import Principal
+from ombud.audit.models import AuditEvent
+from ombud.storage.base import utcnow
+
+
+def record(
+    *,
+    session: Session,
+    actor: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """Add one audit event to the session (flushed with the change it describes, in one transaction)."""
+    event = AuditEvent(
+        created_at=at or utcnow(),
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        customer_id=customer_id,
+        ticket_id=ticket_id,
+        before=before,
+        after=after,
+    )
+    session.add(event)
+    return event
+
+
+def list_for_customer(
+    *,
+    session: Session,
+    customer_id: int,
+    before: tuple[dt.datetime, int] | None,
+    limit: int,
+    exclude_actions: tuple[str, ...] = (),
+) -> Sequence[AuditEvent]:
+    """Return the customer's events, newest first, strictly older than ``before`` (created_at, id)."""
+    query = select(AuditEvent).where(AuditEvent.customer_id == customer_id)
+    if exclude_actions:
+        query = query.where(AuditEvent.action.not_in(exclude_actions))
+    if before is not None:
+        at, event_id = before
+        query = query.where(
+            or_(AuditEvent.created_at < at, and_(AuditEvent.created_at == at, AuditEvent.id < event_id))
+        )
+    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+def list_for_ticket(*, session: Session, ticket_id: int) -> Sequence[AuditEvent]:
+    """Return every event about one ticket and its messages, oldest first."""
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
+    ).all()
+
+
+def list_for_entity(*, session: Session, entity_type: str, entity_id: int) -> Sequence[AuditEvent]:
+    """Return every event about one entity, oldest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+        .order_by(AuditEvent.id)
+    )
+    return session.scalars(query).all()

@@ -1,0 +1,261 @@
+"""The `ombud` command. Each command reads the settings once, builds what it needs, and owns its
+transaction; errors print their message and exit non-zero, never a stack trace."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ombud.errors import OmbudError
+from ombud.settings import Settings, describe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise click.ClickException(f"invalid OMBUD_* setting: {exc}") from None
+
+
+def friendly(fn: F) -> F:
+    """Turn OmbudError into a one-line message and exit status 1 (2 for configuration errors)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OmbudError as exc:
+            click.echo(f"error [{exc.code}]: {exc.message}", err=True)
+            sys.exit(2 if exc.status >= 500 else 1)
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            logging.getLogger("ombud.cli").debug("unexpected error", exc_info=True)
+            click.echo(
+                f"error [internal_error]: {type(exc).__name__}: {exc}\n"
+                "Run again with OMBUD_LOG_LEVEL=debug for details, and report it if it keeps happening.",
+                err=True,
+            )
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ombud")
+def main() -> None:
+    """ombud: a customer service desk that reads between the lines and advocates for the customer."""
+
+
+database_option = click.option(
+    "--database", "database_url", metavar="URL", help="Database URL (overrides OMBUD_DATABASE_URL)."
+)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (OMBUD_HOST, default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (OMBUD_PORT, default 8000).")
+@database_option
+@click.option("--demo", is_flag=True, help="Load the demo workspace the first time and print its logins.")
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Run background jobs in this process (OMBUD_RUN_WORKER, default on).",
+)
+@friendly
+def serve(
+    host: str | None, port: int | None, database_url: str | None, demo: bool, worker: bool | None
+) -> None:
+    """Serve the API and the pages."""
+    import uvicorn
+
+    from ombud.runtime import build_runtime
+    from ombud.storage.schema import check_schema
+    from ombud.web.app import create_app
+
+    settings = _settings(host=host, port=port, database_url=database_url, run_worker=worker)
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+    check_schema(runtime.database)
+    if demo:
+        _load_demo(runtime)
+    app = create_app(runtime, run_worker=settings.run_worker)
+    click.echo(
+        f"ombud serving at http://{settings.host}:{settings.port}/  (database: {runtime.database.dialect}"
+        f", jobs: {'in this process' if settings.run_worker else 'ombud worker processes'})"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _load_demo(runtime: Any) -> None:
+    from ombud.demo import demo_logins, load_demo
+
+    with runtime.database.session() as session:
+        loaded = load_demo(session=session)
+        session.commit()
+    click.echo("demo workspace " + ("loaded" if loaded else "already present"))
+    click.echo("demo logins (API tokens, for the demo workspace only):")
+    for login in demo_logins():
+        click.echo(f"  {login.role.value:9s} {login.email:28s} {login.token}")
+
+
+@main.command()
+@database_option
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Job threads (OMBUD_WORKER_THREADS, default 2).",
+)
+@friendly
+def worker(database_url: str | None, threads: int | None) -> None:
+    """Consume background jobs until stopped (SIGINT/SIGTERM finish the running jobs first)."""
+    from ombud.runtime import build_runtime
+    from ombud.storage.queue import run_worker
+    from ombud.storage.schema import check_schema
+
+    settings = _settings(database_url=database_url, worker_threads=threads)
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+    check_schema(runtime.database)
+    click.echo(f"ombud worker: {settings.worker_threads} thread(s) on {settings.effective_queue_url}")
+
+    def sweep_once() -> None:
+        counts = runtime.queue.sweep()
+        click.echo(f"start-up sweep: {counts}")
+
+    run_worker(runtime.queue, threads=settings.worker_threads, on_start=sweep_once)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@database_option
+@friendly
+def db_upgrade(database_url: str | None) -> None:
+    """Create or migrate the database to the schema this ombud needs."""
+    from ombud.storage.db import Database
+    from ombud.storage.schema import upgrade
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    before, after = upgrade(database)
+    click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db.command("current")
+@database_option
+@friendly
+def db_current(database_url: str | None) -> None:
+    """Print the schema revision of the database and the one this ombud needs."""
+    from ombud.storage.db import Database
+    from ombud.storage.schema import current_revision, head_revision
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    click.echo(f"database: {current_revision(database) or 'empty'}; needed: {head_revision()}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "lead", "agent", "advocate", "partner"]))
+@click.option("--name", default=None, help="Display name (default: the part of the email before @).")
+@click.option("--team", "teams", multiple=True, help="Team to join (created if new); repeatable.")
+@database_option
+@friendly
+def user_add(
+    email: str, role: str, name: str | None, teams: tuple[str, ...], database_url: str | None
+) -> None:
+    """Add a user and print a new API token for them (the last line of the output)."""
+    from ombud.accounts import service as accounts
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    with database.session() as session:
+        created = accounts.create_user(
+            session=session, email=email, role=accounts.parse_role(role), name=name
+        )
+        for team_name in teams:
+            team = accounts.ensure_team(session=session, name=team_name)
+            accounts.add_to_team(session=session, team=team, user=created)
+        token = accounts.issue_token(session=session, user_id=created.id, name="cli")
+        session.commit()
+        click.echo(f"added {created.role.value} {created.email} (id {created.id})")
+    click.echo(token)
+
+
+@main.group()
+def customer() -> None:
+    """Customer records."""
+
+
+@customer.command("token")
+@click.argument("email")
+@click.option("--name", default=None, help="Name for a customer created now.")
+@database_option
+@friendly
+def customer_token(email: str, name: str | None, database_url: str | None) -> None:
+    """Print a portal API token for the customer with EMAIL (created if new)."""
+    from ombud.accounts import service as accounts
+    from ombud.accounts.schemas import SYSTEM
+    from ombud.customers import service as customers
+    from ombud.customers.schemas import CustomerRef
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    with database.session() as session:
+        found, _ = customers.resolve_customer(
+            session=session, ref=CustomerRef(email=email, name=name), actor=SYSTEM
+        )
+        token = accounts.issue_token(session=session, customer_id=found.id, name="cli")
+        session.commit()
+        click.echo(f"customer {found.id}")
+    click.echo(token)
+
+
+@main.command("sweep")
+@database_option
+@friendly
+def sweep(database_url: str | None) -> None:
+    """Enqueue every piece of background work the database still records as pending."""
+    from ombud.runtime import build_runtime
+
+    runtime = build_runtime(_settings(database_url=database_url))
+    click.echo(runtime.queue.sweep())
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """List every setting with its environment variable, description and current value."""
+    for variable, description, value in describe(_settings()):
+        click.echo(f"{variable}\n    {description}\n    = {value}")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

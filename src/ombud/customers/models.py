@@ -1,0 +1,62 @@
+"""Customers, their organisations, and the identities (email, phone, handle, chat visitor) that find them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
+
+
+class IdentityKind(enum.StrEnum):
+    email = "email"
+    phone = "phone"
+    handle = "handle"
+    visitor = "visitor"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    preferences: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="customer", order_by="Identity.id", lazy="selectin"
+    )
+
+
+class Identity(Base):
+    """One way to reach a customer. (kind, value) is unique: it resolves to exactly one customer."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(Enum(IdentityKind, native_enum=False, length=20))
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")

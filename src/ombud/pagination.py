@@ -1,0 +1,30 @@
+"""Opaque cursors for keyset pagination: the client passes back what it was given, nothing else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from ombud.errors import InvalidInput
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, required: tuple[str, ...]) -> dict[str, Any]:
+    """Return the position inside ``cursor`` or raise InvalidInput(invalid_cursor)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeError):
+        position = None
+    if not isinstance(position, dict) or any(key not in position for key in required):
+        raise InvalidInput(
+            "the cursor is not one this API gave out; pass next_cursor from the previous page unchanged",
+            code="invalid_cursor",
+        )
+    return position

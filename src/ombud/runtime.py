@@ -1,0 +1,37 @@
+"""The composition root: turn settings into the database, the job queue and its jobs, once, at the entry
+point. Everything below receives what it needs from here; nothing reads the environment by itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ombud.search import jobs as search_jobs
+from ombud.settings import Settings
+from ombud.storage.db import Database
+from ombud.storage.queue import JobQueue, make_huey
+from ombud.tickets.service import Limits
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    queue: JobQueue
+    limits: Limits
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtime:
+    """Return the runtime for ``settings`` (``queue_url`` overrides the queue, e.g. memory:// in tests)."""
+    database = Database(settings.effective_database_url)
+    huey = make_huey(queue_url or settings.effective_queue_url, name=settings.queue_name)
+    queue = JobQueue(huey, database, sweep_every_minutes=settings.sweep_every_minutes)
+    search_jobs.register(queue)
+    limits = Limits(
+        max_body_chars=settings.max_body_chars,
+        max_attachment_bytes=settings.max_attachment_bytes,
+        max_attachments=settings.max_attachments,
+    )
+    return Runtime(settings=settings, database=database, queue=queue, limits=limits)

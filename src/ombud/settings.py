@@ -1,0 +1,88 @@
+"""Settings, read once at the entry point (``ombud serve``, ``ombud worker``, a test fixture) and passed down.
+
+Every field is an ``OMBUD_*`` environment variable; command-line flags override them. ``ombud settings``
+lists them with their descriptions, so the description here is the documentation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMBUD_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".ombud"),
+        description="Folder for the embedded database, the job queue file and other local state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database. Default: SQLite file ombud.db under OMBUD_HOME. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/dbname.",
+    )
+    queue_url: str | None = Field(
+        default=None,
+        description="Where background jobs wait. Default: SQLite file queue.db under OMBUD_HOME (jobs run "
+        "inside `ombud serve`). redis://host:6379/0 for separate `ombud worker` processes.",
+    )
+    queue_name: str = Field(default="ombud", description="Name of the job queue (a Redis key prefix).")
+    run_worker: bool = Field(
+        default=True,
+        description="Run background jobs inside `ombud serve`. Turn off when `ombud worker` processes "
+        "consume the queue.",
+    )
+    worker_threads: int = Field(default=2, ge=1, le=64, description="Job threads per worker process.")
+    sweep_every_minutes: int = Field(
+        default=1,
+        ge=1,
+        le=59,
+        description="How often (minutes) the sweep re-enqueues work recorded as pending in the database.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `ombud serve` listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `ombud serve` listens on.")
+    max_body_chars: int = Field(
+        default=200_000, ge=1, description="Longest message body accepted, in characters."
+    )
+    max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest single attachment accepted, in bytes."
+    )
+    max_attachments: int = Field(default=20, ge=0, description="Most attachments on one message.")
+    log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value.lower()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'ombud.db').resolve()}"
+
+    @property
+    def effective_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{(self.home / 'queue.db').resolve()}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given non-None values replaced (command-line flags win over env)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=clean) if clean else self
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """Return (environment variable, description, current value) for every setting."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if name == "database_url" and value is None:
+            value = f"(default) {settings.effective_database_url}"
+        elif name == "queue_url" and value is None:
+            value = f"(default) {settings.effective_queue_url}"
+        rows.append((f"OMBUD_{name.upper()}", field.description or "", str(value)))
+    return rows

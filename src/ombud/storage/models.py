@@ -1,0 +1,13 @@
+"""Imports every domain's models so that the metadata (for migrations and tests) knows every table."""
+
+from __future__ import annotations
+
+from ombud.accounts import models as accounts_models
+from ombud.audit import models as audit_models
+from ombud.customers import models as customers_models
+from ombud.storage.base import Base
+from ombud.tickets import models as tickets_models
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "audit_models", "customers_models", "metadata", "tickets_models"]

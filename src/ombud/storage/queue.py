@@ -1,0 +1,196 @@
+"""Background jobs on huey: a durable SQLite queue by default, Redis for many worker processes.
+
+Jobs take ids, never objects. A job function has the signature ``fn(*, session, **ids)``; the runner opens
+the session, commits it when the function returns and rolls it back when it raises (huey then retries).
+
+Domain services never enqueue directly, because the job must not run before the data it needs is
+committed. They call :func:`defer` instead, which remembers the job on the session; a listener enqueues it
+right after that session commits and forgets it on rollback. If enqueueing fails (Redis down, a crash
+between commit and enqueue), nothing is lost: the work is also recorded as state in the database, and the
+sweep (:meth:`JobQueue.sweep`) finds it and enqueues it again. So every job must be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey
+from huey.consumer import Consumer
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ombud.errors import ConfigurationError
+from ombud.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+_DEFERRED = "ombud.deferred_jobs"
+
+
+# fn(*, session, **ids) -> None; typed loosely because each job names its own id arguments.
+JobFunction = Callable[..., None]
+
+
+class PendingFinder(Protocol):
+    def __call__(self, *, session: Session, limit: int) -> Sequence[int]: ...
+
+
+@dataclass(frozen=True)
+class SweepSource:
+    """Where the sweep looks for work still pending: a finder of ids and the job that does the work."""
+
+    job: str
+    id_arg: str
+    find: PendingFinder
+
+
+def defer(session: Session, job: str, **ids: int) -> None:
+    """Enqueue ``job(**ids)`` once ``session`` commits; drop it if the session rolls back."""
+    session.info.setdefault(_DEFERRED, []).append((job, ids))
+
+
+def make_huey(queue_url: str, *, name: str = "ombud", immediate: bool = False) -> Huey:
+    """Return the huey instance for ``queue_url`` (sqlite:///file, redis://host:port/db or memory://)."""
+    parsed = urlparse(queue_url)
+    if parsed.scheme == "sqlite":
+        path = Path(parsed.path if not parsed.netloc else parsed.netloc + parsed.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(path), results=False, immediate=immediate, timeout=30)
+    if parsed.scheme in {"redis", "rediss"}:
+        return RedisHuey(name, url=queue_url, results=False, immediate=immediate)
+    if parsed.scheme == "memory":
+        return Huey(name, results=False, immediate=True)
+    raise ConfigurationError(
+        f"OMBUD_QUEUE_URL must start with sqlite:///, redis:// or memory://, not {queue_url!r}."
+    )
+
+
+class JobQueue:
+    """The registry of jobs, the enqueue side and the sweep, bound to one database and one huey."""
+
+    def __init__(self, huey: Huey, database: Database, *, sweep_every_minutes: int = 1) -> None:
+        self.huey = huey
+        self.database = database
+        self._tasks: dict[str, Any] = {}
+        self._sweep_sources: list[SweepSource] = []
+        for factory in (database.reader, database.writer):
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_rollback", self._after_rollback)
+        self.huey.periodic_task(crontab(minute=f"*/{sweep_every_minutes}"), name="ombud.sweep")(
+            self._periodic_sweep
+        )
+
+    # -- registration ---------------------------------------------------------------------------------
+    def register(self, name: str, fn: JobFunction, *, retries: int = 5, retry_delay: int = 10) -> None:
+        """Register ``fn`` as the job ``name``; it runs in its own committed transaction."""
+        if name in self._tasks:
+            raise ValueError(f"job {name!r} registered twice")
+
+        def run(**ids: int) -> None:
+            with self.database.session(write=True) as session:
+                fn(session=session, **ids)
+                session.commit()
+
+        run.__name__ = name.replace(".", "_")
+        self._tasks[name] = self.huey.task(name=name, retries=retries, retry_delay=retry_delay)(run)
+
+    def register_sweep(self, source: SweepSource) -> None:
+        """Let the sweep re-enqueue ``source.job`` for every id ``source.find`` reports pending."""
+        self._sweep_sources.append(source)
+
+    @property
+    def job_names(self) -> list[str]:
+        return sorted(self._tasks)
+
+    # -- enqueueing -----------------------------------------------------------------------------------
+    def enqueue(self, name: str, **ids: int) -> None:
+        """Put ``name(**ids)`` on the queue now (use :func:`defer` from inside a transaction)."""
+        try:
+            task = self._tasks[name]
+        except KeyError:
+            raise ValueError(f"unknown job {name!r}; known: {', '.join(self.job_names)}") from None
+        task(**ids)
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(_DEFERRED, None)
+        for name, ids in pending or ():
+            try:
+                self.enqueue(name, **ids)
+            except Exception:
+                # Recorded as pending in the database: the sweep will enqueue it again.
+                log.exception("could not enqueue %s(%s); the sweep will retry", name, ids)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_DEFERRED, None)
+
+    # -- the sweep ------------------------------------------------------------------------------------
+    def sweep(self, *, limit: int = 10_000) -> dict[str, int]:
+        """Enqueue every job whose work the database still records as pending; return counts per job."""
+        counts: dict[str, int] = {}
+        for source in self._sweep_sources:
+            with self.database.session(write=False) as session:
+                ids = list(source.find(session=session, limit=limit))
+            for item_id in ids:
+                self.enqueue(source.job, **{source.id_arg: item_id})
+            counts[source.job] = len(ids)
+        return counts
+
+    def _periodic_sweep(self) -> None:
+        counts = self.sweep()
+        if any(counts.values()):
+            log.info("sweep re-enqueued pending work: %s", counts)
+
+    def pending_in_queue(self) -> int:
+        """Return how many jobs wait in the queue right now."""
+        return int(self.huey.pending_count())
+
+
+class _QuietConsumer(Consumer):  # type: ignore[misc]
+    """huey's consumer without its signal handlers, so it can run inside `ombud serve`."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+class EmbeddedWorker:
+    """Runs the huey consumer on background threads of the current process."""
+
+    def __init__(self, queue: JobQueue, *, threads: int = 2, max_delay: float = 0.5) -> None:
+        self._consumer = _QuietConsumer(
+            queue.huey,
+            workers=threads,
+            periodic=True,
+            initial_delay=0.05,
+            max_delay=max_delay,
+            check_worker_health=False,
+        )
+        self._lock = threading.Lock()
+        self._running = False
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._running:
+                self._consumer.start()
+                self._running = True
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        with self._lock:
+            if self._running:
+                self._consumer.shutdown_timeout = timeout
+                self._consumer.stop(graceful=True)
+                self._running = False
+
+
+def run_worker(queue: JobQueue, *, threads: int, on_start: Callable[[], None] | None = None) -> None:
+    """Consume the queue in the foreground until SIGINT/SIGTERM (``ombud worker``)."""
+    consumer = Consumer(queue.huey, workers=threads, periodic=True, initial_delay=0.05, max_delay=1.0)
+    if on_start is not None:
+        on_start()
+    consumer.run()

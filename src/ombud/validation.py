@@ -1,0 +1,90 @@
+"""Pure functions and Pydantic types that turn untrusted input into clean values or raise InvalidInput.
+
+Text from customers reaches two databases that each reject something different: PostgreSQL refuses NUL
+characters, and neither can store a lone UTF-16 surrogate (which JSON allows as "\\ud800"). Both are
+rejected here with a clear error instead of failing deep in the driver.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+from ombud.errors import InvalidInput
+
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
+)
+_PHONE_NOISE = re.compile(r"[\s().\-/]")
+_HANDLE = re.compile(r"^\S{1,100}$")
+_VISITOR = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str) -> str:
+    """Return ``value`` unchanged if a database can store it, else raise ValueError saying why."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    if _SURROGATE.search(value):
+        raise ValueError("text must not contain unpaired UTF-16 surrogates")
+    return value
+
+
+def normalise_email(value: str) -> str:
+    """Return the address trimmed and lower-cased, or raise InvalidInput."""
+    address = value.strip().lower()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise InvalidInput(f"{value!r} is not an email address", code="invalid_email")
+    return address
+
+
+def normalise_phone(value: str) -> str:
+    """Return the number as '+' and digits (or digits alone when no country code was given)."""
+    compact = _PHONE_NOISE.sub("", value.strip())
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    digits = compact[1:] if compact.startswith("+") else compact
+    if not digits.isdigit() or not 5 <= len(digits) <= 17 or not digits.isascii():
+        raise InvalidInput(
+            f"{value!r} is not a phone number: use digits, optionally starting with + and a country code",
+            code="invalid_phone",
+        )
+    return compact
+
+
+def normalise_handle(value: str) -> str:
+    """Return a social handle trimmed and lower-cased ("@jane" and "@Jane " are one customer)."""
+    handle = value.strip().lower()
+    if not _HANDLE.match(handle):
+        raise InvalidInput(f"{value!r} is not a handle: 1-100 characters, no spaces", code="invalid_handle")
+    return handle
+
+
+def normalise_visitor(value: str) -> str:
+    visitor = value.strip()
+    if not _VISITOR.match(visitor):
+        raise InvalidInput(
+            f"{value!r} is not a chat visitor id: 1-100 letters, digits, '_', '-', '.', ':'",
+            code="invalid_visitor",
+        )
+    return visitor
+
+
+def normalise_tag(value: str) -> str:
+    tag = value.strip().lower()
+    if not tag or len(tag) > 100 or any(ch.isspace() or ch == "," for ch in tag):
+        raise InvalidInput(
+            f"{value!r} is not a tag: 1-100 characters, no spaces or commas", code="invalid_tag"
+        )
+    return tag
+
+
+# Text fields of API requests: storable, with surrounding whitespace trimmed.
+CleanText = Annotated[str, AfterValidator(check_text)]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(check_text)
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(check_text)]

@@ -1,0 +1,55 @@
+"""/api/v1/customers: the customer record and the timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ombud.customers import service as customers
+from ombud.customers.schemas import CustomerPublic, CustomerUpdate, TimelinePage
+from ombud.customers.timeline import customer_timeline
+from ombud.errors import Forbidden
+from ombud.web.api.common import IdPath
+from ombud.web.deps import CurrentPrincipal, ReadSession, WriteSession
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("/{customer_id}", response_model=CustomerPublic)
+def get_customer(customer_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> CustomerPublic:
+    """The customer's profile with every identity (customers may read only their own)."""
+    customer = customers.access_customer(session=session, principal=principal, customer_id=customer_id)
+    return CustomerPublic.model_validate(customer)
+
+
+@router.patch("/{customer_id}", response_model=CustomerPublic)
+def update_customer(
+    customer_id: IdPath, changes: CustomerUpdate, session: WriteSession, principal: CurrentPrincipal
+) -> CustomerPublic:
+    """Change name, notes, preferences or organisation (service roles only)."""
+    if not principal.can_serve:
+        raise Forbidden("your role may not change customers", code="role_forbidden")
+    customer = customers.access_customer(session=session, principal=principal, customer_id=customer_id)
+    customers.update_customer(session=session, customer=customer, changes=changes, actor=principal)
+    session.commit()
+    return CustomerPublic.model_validate(customer)
+
+
+@router.get("/{customer_id}/timeline", response_model=TimelinePage)
+def timeline(
+    customer_id: IdPath,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> TimelinePage:
+    """Every message and event of the customer across tickets and channels, newest first."""
+    customers.access_customer(session=session, principal=principal, customer_id=customer_id)
+    return customer_timeline(
+        session=session,
+        customer_id=customer_id,
+        include_internal=principal.is_staff,
+        limit=limit,
+        cursor=cursor,
+    )

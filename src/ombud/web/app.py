@@ -1,0 +1,95 @@
+"""The FastAPI application: JSON API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ombud import __version__
+from ombud.runtime import Runtime
+from ombud.storage.queue import EmbeddedWorker
+from ombud.web import errors, pages
+from ombud.web.api import customers, misc, tickets
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
+    """Return the app bound to ``runtime``; with ``run_worker`` it also consumes the job queue."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if run_worker:
+            worker = EmbeddedWorker(runtime.queue, threads=runtime.settings.worker_threads)
+            worker.start()
+            # Finish whatever a previous run left undone (a crash, a lost job): the database says what.
+            counts = runtime.queue.sweep()
+            if any(counts.values()):
+                log.info("start-up sweep enqueued pending work: %s", counts)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="ombud",
+        version=__version__,
+        summary="A customer service desk that reads between the lines and advocates for the customer.",
+        openapi_url="/api/v1/openapi.json",
+        # The interactive docs pages load their assets from a CDN; ombud serves nothing from one.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=_max_request_bytes(runtime))
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(misc.router)
+    api.include_router(tickets.router)
+    api.include_router(customers.router)
+    app.include_router(api)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _max_request_bytes(runtime: Runtime) -> int:
+    limits = runtime.limits
+    # Base64 grows attachments by 4/3; a character is at most 4 bytes of UTF-8, twice (text + HTML).
+    return limits.max_attachments * limits.max_attachment_bytes * 4 // 3 + 8 * limits.max_body_chars + 65_536
+
+
+class BodyLimit:
+    """Refuse a request whose declared body is over the limit before reading any of it (413)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if not value.isdigit() or int(value) > self.max_bytes:
+                        request = Request(scope)
+                        response = errors.error_response(
+                            request,
+                            413,
+                            "payload_too_large",
+                            f"the request body is over the limit of {self.max_bytes} bytes",
+                        )
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
