@@ -30,7 +30,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected, not a failure
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_core.py

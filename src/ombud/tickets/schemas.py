@@ -75,7 +75,8 @@ class AttachmentPublic(BaseModel):
 
 
 class MessagePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Read from ORM objects by alias (body_text), or built by field name.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
     id: int
     ticket_id: int
     author_type: AuthorType
@@ -89,7 +90,7 @@ class MessagePublic(BaseModel):
 
 
 class TicketPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
     id: int
     subject: str
     status: Status

@@ -401,6 +401,7 @@ def _add_message(
         digest = hashlib.sha256(content).hexdigest()
         if session.get(AttachmentBlob, digest) is None:
             session.add(AttachmentBlob(sha256=digest, size=len(content), data=content))
+            session.flush()  # the blob row must exist before the attachment that points at it
         session.add(
             Attachment(
                 message_id=message.id,

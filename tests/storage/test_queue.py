@@ -1,0 +1,141 @@
+"""The job queue: jobs are enqueued only after commit, lost jobs are found by the sweep, and the real
+consumers (SQLite file queue in-process, Redis for worker processes) run them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from ombud.accounts.schemas import SYSTEM
+from ombud.customers.schemas import CustomerRef
+from ombud.runtime import Runtime, build_runtime
+from ombud.settings import Settings
+from ombud.storage.queue import EmbeddedWorker
+from ombud.tickets import service as tickets
+from ombud.tickets.models import Message
+from ombud.tickets.schemas import TicketCreate
+from tests.conftest import REDIS_URL
+
+
+def _create(runtime: Runtime, subject: str = "Printer on fire") -> int:
+    with runtime.database.session() as session:
+        ticket, _ = tickets.create_ticket(
+            session=session,
+            data=TicketCreate(customer=CustomerRef(email="ann@example.com"), subject=subject, body="help"),
+            actor=SYSTEM,
+            limits=runtime.limits,
+        )
+        session.commit()
+        return ticket.id
+
+
+def _unindexed(runtime: Runtime) -> int:
+    with runtime.database.session(write=False) as session:
+        return session.scalar(select(func.count()).where(Message.indexed_at.is_(None))) or 0
+
+
+def _wait_until(predicate: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_jobs_run_only_after_commit(runtime: Runtime) -> None:
+    with runtime.database.session() as session:
+        tickets.create_ticket(
+            session=session,
+            data=TicketCreate(customer=CustomerRef(email="a@b.co"), subject="s", body="b"),
+            actor=SYSTEM,
+            limits=runtime.limits,
+        )
+        session.rollback()
+    assert _unindexed(runtime) == 0
+    _create(runtime)
+    assert _unindexed(runtime) == 0  # memory:// runs the deferred job right after commit
+
+
+def test_sweep_finds_work_whose_job_was_lost(runtime: Runtime) -> None:
+    _create(runtime)
+    with runtime.database.session() as session:
+        session.execute(update(Message).values(indexed_at=None))  # as if the job never ran
+        session.commit()
+    assert _unindexed(runtime) == 1
+    assert runtime.queue.sweep() == {"search.index_message": 1}
+    assert _unindexed(runtime) == 0
+    assert runtime.queue.sweep() == {"search.index_message": 0}
+
+
+def test_index_job_is_idempotent(runtime: Runtime) -> None:
+    _create(runtime)
+    with runtime.database.session(write=False) as session:
+        message_id = session.scalar(select(Message.id))
+    assert message_id is not None
+    runtime.queue.enqueue("search.index_message", message_id=message_id)
+    runtime.queue.enqueue("search.index_message", message_id=message_id)
+    with runtime.database.session(write=False) as session:
+        found = (
+            session.execute(
+                tickets.search.matching_ticket_ids(session=session, text="printer", include_internal=True)
+            )
+            .scalars()
+            .all()
+        )
+    assert len(found) == 1
+
+
+def test_embedded_worker_consumes_the_sqlite_queue(tmp_path: Path, settings: Settings) -> None:
+    runtime = build_runtime(settings)  # the real default: a SQLite queue file under OMBUD_HOME
+    assert runtime.queue.huey.__class__.__name__ == "SqliteHuey"
+    worker = EmbeddedWorker(runtime.queue, threads=2)
+    try:
+        for n in range(5):
+            _create(runtime, subject=f"Kettle {n}")
+        worker.start()
+        _wait_until(lambda: _unindexed(runtime) == 0)
+    finally:
+        worker.stop()
+        runtime.close()
+
+
+def test_jobs_survive_a_restart_in_the_sqlite_queue(settings: Settings) -> None:
+    first = build_runtime(settings)
+    _create(first)  # enqueued to the queue file; no consumer is running
+    assert first.queue.pending_in_queue() >= 1
+    first.close()
+    second = build_runtime(settings)
+    worker = EmbeddedWorker(second.queue)
+    try:
+        worker.start()
+        _wait_until(lambda: _unindexed(second) == 0)
+    finally:
+        worker.stop()
+        second.close()
+
+
+@pytest.mark.redis
+def test_redis_queue_with_a_consumer(settings: Settings) -> None:
+    assert REDIS_URL is not None
+    isolated = settings.with_overrides(queue_name=f"ombud-test-{uuid.uuid4().hex[:8]}")
+    runtime = build_runtime(isolated, queue_url=REDIS_URL)
+    assert runtime.queue.huey.__class__.__name__ == "RedisHuey"
+    try:
+        for n in range(3):
+            _create(runtime, subject=f"Toaster {n}")
+        assert runtime.queue.pending_in_queue() == 3
+        worker = EmbeddedWorker(runtime.queue, threads=2)
+        worker.start()
+        try:
+            _wait_until(lambda: _unindexed(runtime) == 0)
+        finally:
+            worker.stop()
+        assert runtime.queue.pending_in_queue() == 0
+    finally:
+        runtime.queue.huey.storage.flush_all()
+        runtime.close()

@@ -1,0 +1,168 @@
+"""Bad input always gets a 4xx with a stable code and a message, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Personas, new_ticket
+
+
+def _error(response: object) -> dict[str, object]:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"subject": "x", "body": "y"}, 422, "customer_required"),
+        ({"customer": {}, "subject": "x", "body": "y"}, 422, "invalid_input"),
+        ({"customer": {"email": "not-an-address"}, "subject": "x", "body": "y"}, 422, "invalid_email"),
+        ({"customer": {"phone": "call me"}, "subject": "x", "body": "y"}, 422, "invalid_phone"),
+        ({"customer": {"email": "a@b.co"}, "subject": "", "body": "y"}, 422, "invalid_input"),
+        (
+            {"customer": {"email": "a@b.co"}, "subject": "x", "body": "y", "channel": "fax"},
+            422,
+            "invalid_input",
+        ),
+        ({"customer": {"email": "a@b.co"}, "subject": "x", "body": "nul\u0000byte"}, 422, "invalid_input"),
+        ({"customer": {"email": "a@b.co"}, "subject": "x", "body": "y", "surprise": 1}, 422, "invalid_input"),
+        (
+            {"customer": {"email": "a@b.co"}, "subject": "x", "body": "y", "tags": ["two words"]},
+            422,
+            "invalid_tag",
+        ),
+        (
+            {
+                "customer": {"email": "a@b.co"},
+                "subject": "x",
+                "body": "y",
+                "attachments": [{"filename": "a.txt", "content_base64": "!!!"}],
+            },
+            422,
+            "invalid_attachment",
+        ),
+    ],
+)
+def test_bad_ticket_input_is_refused_with_a_code(
+    client: TestClient, people: Personas, payload: dict[str, object], status: int, code: str
+) -> None:
+    response = client.post("/api/v1/tickets", json=payload, headers=people.agent.headers)
+    assert response.status_code == status, response.text
+    assert _error(response)["code"] == code
+    assert client.get("/api/v1/tickets", headers=people.agent.headers).json()["items"] == []
+
+
+def test_lone_surrogate_is_refused(client: TestClient, people: Personas) -> None:
+    raw = b'{"customer": {"email": "a@b.co"}, "subject": "x", "body": "\\ud800"}'
+    response = client.post(
+        "/api/v1/tickets", content=raw, headers={**people.agent.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _error(response)["code"] == "invalid_input"
+
+
+def test_malformed_json_is_a_400(client: TestClient, people: Personas) -> None:
+    response = client.post(
+        "/api/v1/tickets",
+        content=b'{"subject": ',
+        headers={**people.agent.headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert _error(response)["code"] == "malformed_json"
+
+
+def test_oversized_body_and_attachment_are_413(client: TestClient, people: Personas) -> None:
+    limits = client.app.state.runtime.limits  # type: ignore[attr-defined]
+    big_body = client.post(
+        "/api/v1/tickets",
+        json={"customer": {"email": "a@b.co"}, "subject": "x", "body": "y" * (limits.max_body_chars + 1)},
+        headers=people.agent.headers,
+    )
+    assert big_body.status_code == 413
+    assert _error(big_body)["code"] == "body_too_large"
+    blob = base64.b64encode(b"0" * (limits.max_attachment_bytes + 1)).decode()
+    big_file = client.post(
+        "/api/v1/tickets",
+        json={
+            "customer": {"email": "a@b.co"},
+            "subject": "x",
+            "body": "y",
+            "attachments": [{"filename": "f.bin", "content_base64": blob}],
+        },
+        headers=people.agent.headers,
+    )
+    assert big_file.status_code == 413
+    assert _error(big_file)["code"] == "attachment_too_large"
+    assert client.get("/api/v1/tickets", headers=people.agent.headers).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code"),
+    [
+        ("/api/v1/tickets/999999", 404, "ticket_not_found"),
+        ("/api/v1/tickets/0", 422, "invalid_input"),
+        ("/api/v1/tickets/abc", 422, "invalid_input"),
+        ("/api/v1/tickets/99999999999999999999999", 422, "invalid_input"),
+        ("/api/v1/tickets?cursor=garbage", 422, "invalid_cursor"),
+        ("/api/v1/tickets?cursor=eyJpZCI6ICJ4In0", 422, "invalid_cursor"),
+        ("/api/v1/tickets?status=lost", 422, "invalid_status"),
+        ("/api/v1/tickets?assignee=someone", 422, "invalid_assignee"),
+        ("/api/v1/tickets?limit=0", 422, "invalid_input"),
+        ("/api/v1/tickets?limit=100000", 422, "invalid_input"),
+        ("/api/v1/customers/424242", 404, "customer_not_found"),
+        ("/api/v1/customers/1/timeline?cursor=e30", 422, "invalid_cursor"),
+        ("/api/v1/nothing-here", 404, "not_found"),
+        ("/api/v1/attachments/5", 404, "attachment_not_found"),
+    ],
+)
+def test_bad_urls_get_clear_errors(
+    client: TestClient, people: Personas, url: str, status: int, code: str
+) -> None:
+    response = client.get(url, headers=people.agent.headers)
+    assert response.status_code == status, response.text
+    assert _error(response)["code"] == code
+
+
+def test_wrong_method_is_405(client: TestClient, people: Personas) -> None:
+    response = client.delete("/api/v1/tickets", headers=people.agent.headers)
+    assert response.status_code == 405
+    assert _error(response)["code"] == "method_not_allowed"
+
+
+def test_closed_ticket_message_writes_nothing(client: TestClient, people: Personas) -> None:
+    ticket = new_ticket(client, people.agent)
+    client.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}, headers=people.agent.headers)
+    before = client.get(f"/api/v1/tickets/{ticket['id']}", headers=people.agent.headers).json()
+    refused = client.post(
+        f"/api/v1/tickets/{ticket['id']}/messages", json={"body": "late"}, headers=people.agent.headers
+    )
+    assert refused.status_code == 409
+    after = client.get(f"/api/v1/tickets/{ticket['id']}", headers=people.agent.headers).json()
+    assert after == before
+
+
+def test_pages_render_errors_as_html(client: TestClient) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "not_found" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_start_page_and_openapi(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "ombud is running" in page.text
+    assert "cdn" not in page.text.lower()
+    schema = client.get("/api/v1/openapi.json").json()
+    assert {
+        "/api/v1/tickets",
+        "/api/v1/tickets/{ticket_id}",
+        "/api/v1/customers/{customer_id}/timeline",
+    } <= set(schema["paths"])
