@@ -325,8 +325,26 @@ def test_attachments_round_trip_with_permissions(client: TestClient, people: Per
     own = client.get(f"/api/v1/attachments/{attachment['id']}", headers=people.customer.headers)
     assert own.status_code == 200 and own.content == content
     assert own.headers["content-type"] == "application/pdf"
+    assert own.headers["content-disposition"] == (
+        "attachment; filename=\"receipt.pdf\"; filename*=UTF-8''receipt.pdf"
+    )
     other = client.get(f"/api/v1/attachments/{attachment['id']}", headers=people.other_customer.headers)
     assert other.status_code == 404
+
+
+def test_attachment_names_cannot_inject_headers(client: TestClient, people: Personas) -> None:
+    ticket = new_ticket(
+        client,
+        people.agent,
+        attachments=[{"filename": 'Rechnung "März"\r\nX-Evil: 1.pdf', "content_base64": "aGk="}],
+    )
+    attachment = ticket["messages"][0]["attachments"][0]
+    response = client.get(f"/api/v1/attachments/{attachment['id']}", headers=people.agent.headers)
+    assert response.status_code == 200
+    assert "x-evil" not in response.headers
+    assert "filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%0D%0AX-Evil%3A%201.pdf" in response.headers[
+        "content-disposition"
+    ]
 
 
 def test_html_bodies_are_sanitised(client: TestClient, people: Personas) -> None:

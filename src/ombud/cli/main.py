@@ -123,7 +123,7 @@ def _load_demo(runtime: Any) -> None:
 )
 @friendly
 def worker(database_url: str | None, threads: int | None) -> None:
-    """Consume background jobs until stopped (SIGINT/SIGTERM finish the running jobs first)."""
+    """Consume background jobs until stopped (SIGTERM lets running jobs finish; SIGINT stops at once)."""
     from ombud.runtime import build_runtime
     from ombud.storage.queue import run_worker
     from ombud.storage.schema import check_schema
@@ -154,7 +154,9 @@ def db_upgrade(database_url: str | None) -> None:
     from ombud.storage.db import Database
     from ombud.storage.schema import upgrade
 
-    database = Database(_settings(database_url=database_url).effective_database_url)
+    settings = _settings(database_url=database_url)
+    _configure_logging(settings)
+    database = Database(settings.effective_database_url)
     before, after = upgrade(database)
     click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
@@ -259,3 +261,7 @@ def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "debug":
+        # huey logs every job at INFO and alembic every connection: one line per message is noise.
+        for noisy in ("huey", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -190,7 +190,11 @@ class EmbeddedWorker:
 
 def run_worker(queue: JobQueue, *, threads: int, on_start: Callable[[], None] | None = None) -> None:
     """Consume the queue in the foreground until SIGINT/SIGTERM (``ombud worker``)."""
-    consumer = Consumer(queue.huey, workers=threads, periodic=True, initial_delay=0.05, max_delay=1.0)
+    # SIGTERM (what process managers send) lets running jobs finish; SIGINT stops at once. An
+    # interrupted job is not lost: its work is still pending in the database and the sweep finds it.
+    consumer = Consumer(
+        queue.huey, workers=threads, periodic=True, initial_delay=0.05, max_delay=1.0, graceful_signal="TERM"
+    )
     if on_start is not None:
         on_start()
     consumer.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
@@ -61,12 +63,17 @@ def download_attachment(attachment_id: IdPath, session: ReadSession, principal: 
     attachment, data = tickets.get_attachment(
         session=session, principal=principal, attachment_id=attachment_id
     )
-    safe_name = attachment.filename.replace('"', "").replace("\\", "").encode("ascii", "replace").decode()
+    # An ASCII fallback plus the exact name percent-encoded (RFC 6266): no header injection, no mojibake.
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_" for ch in attachment.filename
+    )
     return Response(
         content=data,
         media_type=attachment.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(attachment.filename)}"
+            ),
             "X-Content-Type-Options": "nosniff",
         },
     )
