@@ -342,9 +342,10 @@ def test_attachment_names_cannot_inject_headers(client: TestClient, people: Pers
     response = client.get(f"/api/v1/attachments/{attachment['id']}", headers=people.agent.headers)
     assert response.status_code == 200
     assert "x-evil" not in response.headers
-    assert "filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%0D%0AX-Evil%3A%201.pdf" in response.headers[
-        "content-disposition"
-    ]
+    assert (
+        "filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%0D%0AX-Evil%3A%201.pdf"
+        in response.headers["content-disposition"]
+    )
 
 
 def test_html_bodies_are_sanitised(client: TestClient, people: Personas) -> None:
