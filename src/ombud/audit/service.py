@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import Principal
@@ -26,22 +26,24 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
-) -> AuditEvent:
-    """Add one audit event to the session (flushed with the change it describes, in one transaction)."""
-    event = AuditEvent(
-        created_at=at or utcnow(),
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        customer_id=customer_id,
-        ticket_id=ticket_id,
-        before=before,
-        after=after,
+) -> None:
+    """Write one audit event in the transaction of the change it describes."""
+    # A Core insert: audit rows are written on every change and never read back in the same request,
+    # so they skip the unit of work.
+    session.execute(
+        insert(AuditEvent).values(
+            created_at=at or utcnow(),
+            actor_type=actor.kind,
+            actor_id=actor.id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            customer_id=customer_id,
+            ticket_id=ticket_id,
+            before=before,
+            after=after,
+        )
     )
-    session.add(event)
-    return event
 
 
 def list_for_customer(

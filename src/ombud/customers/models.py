@@ -41,10 +41,9 @@ class Customer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
-    identities: Mapped[list[Identity]] = relationship(
-        back_populates="customer", order_by="Identity.id", lazy="selectin"
-    )
+    # Loaded when read (the profile page), not every time a ticket resolves its customer.
+    organisation: Mapped[Organisation | None] = relationship()
+    identities: Mapped[list[Identity]] = relationship(back_populates="customer", order_by="Identity.id")
 
 
 class Identity(Base):

@@ -6,34 +6,37 @@ from sqlalchemy.orm import Session
 
 from ombud.search import service as search
 from ombud.storage.base import utcnow
-from ombud.storage.queue import JobQueue, SweepSource
+from ombud.storage.queue import JobQueue, SweepSource, defer
 from ombud.tickets import service as tickets
 
 INDEX_MESSAGE = tickets.INDEX_JOB
+BATCH = 200
 
 
 def index_message(*, session: Session, message_id: int) -> None:
-    """Write the message's index entry and mark it indexed; a no-op if that is already done."""
-    found = tickets.message_for_index(session=session, message_id=message_id)
-    if found is None:
-        search.remove_entry(session=session, message_id=message_id)
-        return
-    message, subject = found
-    if message.indexed_at is not None:
-        return
-    search.write_entry(
-        session=session,
-        message_id=message.id,
-        ticket_id=message.ticket_id,
-        internal=message.internal,
-        subject=subject,
-        body=message.body_text,
-    )
-    message.indexed_at = utcnow()
+    """Index ``message_id`` and, in the same transaction, up to BATCH other messages still waiting.
+
+    Under a burst of new messages one job indexes the backlog in one commit, and a job whose message is
+    already done finds nothing waiting. A full batch continues in a new job. Idempotent.
+    """
+    rows = tickets.unindexed_for_search(session=session, first_id=message_id, limit=BATCH)
+    for row in rows:
+        search.write_entry(
+            session=session,
+            message_id=row.id,
+            ticket_id=row.ticket_id,
+            internal=row.internal,
+            subject=row.subject,
+            body=row.body_text,
+        )
+    tickets.mark_indexed(session=session, message_ids=[row.id for row in rows], at=utcnow())
+    if len(rows) == BATCH:
+        # More may wait: continue in a fresh transaction (short ones keep SQLite's writer free).
+        defer(session, INDEX_MESSAGE, message_id=rows[-1].id)
 
 
 def register(queue: JobQueue) -> None:
-    queue.register(INDEX_MESSAGE, index_message)
+    queue.register(INDEX_MESSAGE, index_message, coalesce=True)
     queue.register_sweep(
         SweepSource(job=INDEX_MESSAGE, id_arg="message_id", find=tickets.unindexed_message_ids)
     )

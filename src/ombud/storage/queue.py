@@ -80,6 +80,11 @@ class JobQueue:
         self.database = database
         self._tasks: dict[str, Any] = {}
         self._sweep_sources: list[SweepSource] = []
+        # Coalescing (see register): jobs enqueued by this process that have not started yet.
+        self._coalesced: set[str] = set()
+        self._waiting: set[str] = set()
+        self._waiting_lock = threading.Lock()
+        self.local_consumer = False
         for factory in (database.reader, database.writer):
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_rollback", self._after_rollback)
@@ -88,12 +93,26 @@ class JobQueue:
         )
 
     # -- registration ---------------------------------------------------------------------------------
-    def register(self, name: str, fn: JobFunction, *, retries: int = 5, retry_delay: int = 10) -> None:
-        """Register ``fn`` as the job ``name``; it runs in its own committed transaction."""
+    def register(
+        self, name: str, fn: JobFunction, *, retries: int = 5, retry_delay: int = 10, coalesce: bool = False
+    ) -> None:
+        """Register ``fn`` as the job ``name``; it runs in its own committed transaction.
+
+        ``coalesce`` is for jobs that do all the pending work of their kind, not just their own id (the
+        search index takes the whole backlog). While this process consumes the queue itself, a commit
+        enqueues such a job only if none is waiting to start: the waiting one will see this commit,
+        because a job leaves the waiting set before it reads anything. Under a burst this turns one
+        queue write and one job per message into a handful.
+        """
         if name in self._tasks:
             raise ValueError(f"job {name!r} registered twice")
+        if coalesce:
+            self._coalesced.add(name)
 
         def run(**ids: int) -> None:
+            if coalesce:
+                with self._waiting_lock:
+                    self._waiting.discard(name)
             with self.database.session(write=True) as session:
                 fn(session=session, **ids)
                 session.commit()
@@ -121,11 +140,28 @@ class JobQueue:
     def _after_commit(self, session: Session) -> None:
         pending = session.info.pop(_DEFERRED, None)
         for name, ids in pending or ():
+            if not self._claim(name):
+                continue
             try:
                 self.enqueue(name, **ids)
             except Exception:
+                self._release(name)
                 # Recorded as pending in the database: the sweep will enqueue it again.
                 log.exception("could not enqueue %s(%s); the sweep will retry", name, ids)
+
+    def _claim(self, name: str) -> bool:
+        """Return whether to enqueue ``name`` now (False: a coalesced job is already waiting)."""
+        if name not in self._coalesced or not self.local_consumer:
+            return True
+        with self._waiting_lock:
+            if name in self._waiting:
+                return False
+            self._waiting.add(name)
+            return True
+
+    def _release(self, name: str) -> None:
+        with self._waiting_lock:
+            self._waiting.discard(name)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_DEFERRED, None)
@@ -171,6 +207,7 @@ class EmbeddedWorker:
             max_delay=max_delay,
             check_worker_health=False,
         )
+        self._queue = queue
         self._lock = threading.Lock()
         self._running = False
 
@@ -179,10 +216,12 @@ class EmbeddedWorker:
             if not self._running:
                 self._consumer.start()
                 self._running = True
+                self._queue.local_consumer = True
 
     def stop(self, *, timeout: float = 10.0) -> None:
         with self._lock:
             if self._running:
+                self._queue.local_consumer = False
                 self._consumer.shutdown_timeout = timeout
                 self._consumer.stop(graceful=True)
                 self._running = False

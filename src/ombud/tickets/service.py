@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -77,16 +77,6 @@ def list_messages(*, session: Session, ticket: Ticket, principal: Principal) -> 
     if principal.is_customer:
         query = query.where(Message.internal.is_(False))
     return session.scalars(query).all()
-
-
-def load_message(*, session: Session, message_id: int) -> Message:
-    """Return the message with its attachments loaded (for showing it)."""
-    message = session.scalar(
-        select(Message).where(Message.id == message_id).options(selectinload(Message.attachments))
-    )
-    if message is None:
-        raise NotFound(f"no message with id {message_id}", code="message_not_found")
-    return message
 
 
 def list_tickets(
@@ -382,7 +372,17 @@ def _add_message(
     limits: Limits,
     at: Any,
 ) -> Message:
-    decoded = _decode_attachments(attachments, limits)
+    stored = []
+    for item, content in _decode_attachments(attachments, limits):
+        digest = hashlib.sha256(content).hexdigest()
+        if session.get(AttachmentBlob, digest) is None:
+            session.add(AttachmentBlob(sha256=digest, size=len(content), data=content))
+            session.flush()  # the blob row must exist before the attachment that points at it
+        stored.append(
+            Attachment(
+                filename=item.filename, content_type=item.content_type, size=len(content), sha256=digest
+            )
+        )
     message = Message(
         ticket_id=ticket.id,
         customer_id=ticket.customer_id,
@@ -394,25 +394,11 @@ def _add_message(
         body_html=sanitise_html(body_html) if body_html else None,
         channel_meta={},
         created_at=at,
+        # Given here, before the first flush, so showing the new message needs no second read.
+        attachments=stored,
     )
     session.add(message)
     session.flush()
-    for item, content in decoded:
-        digest = hashlib.sha256(content).hexdigest()
-        if session.get(AttachmentBlob, digest) is None:
-            session.add(AttachmentBlob(sha256=digest, size=len(content), data=content))
-            session.flush()  # the blob row must exist before the attachment that points at it
-        session.add(
-            Attachment(
-                message_id=message.id,
-                filename=item.filename,
-                content_type=item.content_type,
-                size=len(content),
-                sha256=digest,
-            )
-        )
-    if decoded:
-        session.flush()
     defer(session, INDEX_JOB, message_id=message.id)
     return message
 
@@ -491,18 +477,33 @@ def _snapshot(ticket: Ticket) -> dict[str, Any]:
 
 
 # -- for the search index ---------------------------------------------------------------------------------
-def message_for_index(*, session: Session, message_id: int) -> tuple[Message, str | None] | None:
-    """Return (message, subject if it is the ticket's first message) or None if the message is gone."""
-    message = session.get(Message, message_id)
-    if message is None:
-        return None
-    first_id = session.scalar(
-        select(Message.id).where(Message.ticket_id == message.ticket_id).order_by(Message.id).limit(1)
+def unindexed_for_search(*, session: Session, first_id: int, limit: int) -> Sequence[Any]:
+    """Return rows (id, ticket_id, internal, body_text, subject) of messages waiting for the index:
+    ``first_id`` first, then the oldest others. ``subject`` is set only on a ticket's first message."""
+    earliest = (
+        select(func.min(Message.id)).where(Message.ticket_id == Ticket.id).correlate(Ticket).scalar_subquery()
     )
-    subject = None
-    if first_id == message.id:
-        subject = session.scalar(select(Ticket.subject).where(Ticket.id == message.ticket_id))
-    return message, subject
+    query = (
+        select(
+            Message.id,
+            Message.ticket_id,
+            Message.internal,
+            Message.body_text,
+            case((Message.id == earliest, Ticket.subject), else_=None).label("subject"),
+        )
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.indexed_at.is_(None))
+        .order_by((Message.id != first_id), Message.id)
+        .limit(limit)
+        # Two workers on PostgreSQL take disjoint batches; SQLite's write lock already serialises them.
+        .with_for_update(of=Message, skip_locked=True)
+    )
+    return session.execute(query).all()
+
+
+def mark_indexed(*, session: Session, message_ids: list[int], at: Any) -> None:
+    if message_ids:
+        session.execute(update(Message).where(Message.id.in_(message_ids)).values(indexed_at=at))
 
 
 def unindexed_message_ids(*, session: Session, limit: int) -> Sequence[int]:

@@ -14,7 +14,8 @@ from ombud.errors import Unauthorized
 from ombud.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: it does no I/O, so it need not cost a trip to the thread pool.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -22,23 +23,21 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def write_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """A session for a request that changes data; the route commits before it answers."""
-    with runtime.database.session(write=True) as session:
+def request_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    """The request's one session (authentication uses it too). Requests that may write begin a write
+    transaction; GET and HEAD read, and under SQLite WAL never wait for writers. The route commits."""
+    write = request.method not in ("GET", "HEAD")
+    with runtime.database.session(write=write) as session:
         yield session
 
 
-def read_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """A session for a request that only reads (never blocks on writers under SQLite WAL)."""
-    with runtime.database.session(write=False) as session:
-        yield session
+SessionDep = Annotated[Session, Depends(request_session)]
+# Kept as names that say what a route does; both are the same per-request session.
+WriteSession = SessionDep
+ReadSession = SessionDep
 
 
-WriteSession = Annotated[Session, Depends(write_session)]
-ReadSession = Annotated[Session, Depends(read_session)]
-
-
-def current_principal(request: Request, runtime: RuntimeDep) -> Principal:
+def current_principal(request: Request, session: SessionDep) -> Principal:
     """Return the caller named by the ``Authorization: Bearer`` header, or raise Unauthorized."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -47,8 +46,7 @@ def current_principal(request: Request, runtime: RuntimeDep) -> Principal:
             "send an API token as 'Authorization: Bearer <token>' (`ombud user add` prints one)",
             code="missing_token",
         )
-    with runtime.database.session(write=False) as session:
-        return accounts.authenticate(session=session, token=token.strip())
+    return accounts.authenticate(session=session, token=token.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

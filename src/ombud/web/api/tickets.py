@@ -145,7 +145,7 @@ def add_message(
         session=session, ticket=ticket, data=data, actor=principal, limits=runtime.limits
     )
     session.commit()
-    return MessagePublic.model_validate(tickets.load_message(session=session, message_id=message.id))
+    return MessagePublic.model_validate(message)
 
 
 @router.get("/{ticket_id}/events", response_model=list[AuditEventPublic])
