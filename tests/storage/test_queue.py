@@ -72,6 +72,18 @@ def test_sweep_finds_work_whose_job_was_lost(runtime: Runtime) -> None:
     assert runtime.queue.sweep() == {"search.index_message": 0}
 
 
+def test_one_sweep_indexes_a_backlog_larger_than_a_batch(runtime: Runtime) -> None:
+    from ombud.search.jobs import BATCH
+
+    for n in range(BATCH + 30):
+        _create(runtime, subject=f"Fridge {n}")
+    with runtime.database.session() as session:
+        session.execute(update(Message).values(indexed_at=None))
+        session.commit()
+    assert runtime.queue.sweep() == {"search.index_message": BATCH + 30}
+    assert _unindexed(runtime) == 0
+
+
 def test_index_job_is_idempotent(runtime: Runtime) -> None:
     _create(runtime)
     with runtime.database.session(write=False) as session:

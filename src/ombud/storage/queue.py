@@ -168,12 +168,14 @@ class JobQueue:
 
     # -- the sweep ------------------------------------------------------------------------------------
     def sweep(self, *, limit: int = 10_000) -> dict[str, int]:
-        """Enqueue every job whose work the database still records as pending; return counts per job."""
+        """Enqueue jobs for all work the database records as pending; return what was pending, per job."""
         counts: dict[str, int] = {}
         for source in self._sweep_sources:
             with self.database.session(write=False) as session:
                 ids = list(source.find(session=session, limit=limit))
-            for item_id in ids:
+            # A coalesced job works through the whole backlog by itself: one is enough.
+            to_enqueue = ids[:1] if source.job in self._coalesced else ids
+            for item_id in to_enqueue:
                 self.enqueue(source.job, **{source.id_arg: item_id})
             counts[source.job] = len(ids)
         return counts
