@@ -15,6 +15,21 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_ID = 2**63 - 1
+
+
+def damaged() -> InvalidInput:
+    return InvalidInput("the cursor is damaged; start again without it", code="invalid_cursor")
+
+
+def cursor_id(position: dict[str, Any], key: str = "id") -> int:
+    """Return ``position[key]`` as a row id (1..2**63-1), or raise InvalidInput(invalid_cursor)."""
+    value = position.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise damaged()
+    return value
+
+
 def decode_cursor(cursor: str, *, required: tuple[str, ...]) -> dict[str, Any]:
     """Return the position inside ``cursor`` or raise InvalidInput(invalid_cursor)."""
     try:

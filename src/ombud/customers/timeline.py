@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ombud.audit import service as audit
 from ombud.customers.schemas import TimelineItem, TimelinePage
 from ombud.errors import InvalidInput
-from ombud.pagination import decode_cursor, encode_cursor
+from ombud.pagination import cursor_id, damaged, decode_cursor, encode_cursor
 from ombud.tickets import service as tickets
 
 
@@ -26,14 +26,15 @@ def customer_timeline(
     position = None
     if cursor is not None:
         raw = decode_cursor(cursor, required=("at", "kind", "id"))
+        if raw["kind"] not in (0, 1) or isinstance(raw["kind"], bool) or not isinstance(raw["at"], str):
+            raise damaged()
         try:
-            position = (dt.datetime.fromisoformat(raw["at"]), int(raw["kind"]), int(raw["id"]))
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                "the cursor is damaged; start again without it", code="invalid_cursor"
-            ) from None
-        if position[0].tzinfo is None:
-            raise InvalidInput("the cursor is damaged; start again without it", code="invalid_cursor")
+            at = dt.datetime.fromisoformat(raw["at"])
+        except ValueError:
+            raise damaged() from None
+        if at.tzinfo is None:
+            raise damaged()
+        position = (at.astimezone(dt.UTC), int(raw["kind"]), cursor_id(raw))
 
     # kind 1 = message, 0 = event; within one instant a message sorts before the events it caused.
     message_after = _resume(position, kind=1)

@@ -19,7 +19,7 @@ from ombud.audit import service as audit
 from ombud.customers import service as customers
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from ombud.html import sanitise_html
-from ombud.pagination import decode_cursor, encode_cursor
+from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.search import service as search
 from ombud.storage.base import utcnow
 from ombud.storage.queue import defer
@@ -101,9 +101,7 @@ def list_tickets(
     query = _apply_filters(session=session, query=query, filters=filters, principal=principal)
     if cursor is not None:
         position = decode_cursor(cursor, required=("id",))
-        if not isinstance(position["id"], int):
-            raise InvalidInput("the cursor is damaged; start again without it", code="invalid_cursor")
-        query = query.where(Ticket.id < position["id"])
+        query = query.where(Ticket.id < cursor_id(position))
     rows = session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)).all()
     items = rows[:limit]
     next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None

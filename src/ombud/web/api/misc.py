@@ -56,7 +56,7 @@ def list_teams(session: ReadSession, principal: CurrentPrincipal) -> list[TeamPu
     "/attachments/{attachment_id}",
     tags=["tickets"],
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"description": "The file, with its own content type.", "content": {"*/*": {}}}},
 )
 def download_attachment(attachment_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> Response:
     """The attachment's bytes, if the caller may read its message."""

@@ -108,7 +108,7 @@ def _assignee(value: str | None, me: int | None) -> dict[str, int | bool | None]
         if me is None:
             raise InvalidInput("assignee=me needs a user's token", code="invalid_assignee")
         return {"assignee_id": me}
-    if value.isdigit() and 1 <= int(value) < 2**63:
+    if value.isascii() and value.isdigit() and 1 <= int(value) < 2**63:
         return {"assignee_id": int(value)}
     raise InvalidInput("assignee must be a user id, 'me' or 'none'", code="invalid_assignee")
 
