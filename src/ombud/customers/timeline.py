@@ -30,11 +30,12 @@ def customer_timeline(
             raise damaged()
         try:
             at = dt.datetime.fromisoformat(raw["at"])
-        except ValueError:
+            if at.tzinfo is None:
+                raise damaged()
+            at = at.astimezone(dt.UTC)  # year 1 or 9999 with an offset overflows here
+        except (ValueError, OverflowError):
             raise damaged() from None
-        if at.tzinfo is None:
-            raise damaged()
-        position = (at.astimezone(dt.UTC), int(raw["kind"]), cursor_id(raw))
+        position = (at, int(raw["kind"]), cursor_id(raw))
 
     # kind 1 = message, 0 = event; within one instant a message sorts before the events it caused.
     message_after = _resume(position, kind=1)
