@@ -32,8 +32,8 @@ from ombud.web.app import create_app
 SEEDED_IDS = (1, 2)
 
 # A cursor is base64url(JSON) and opaque to clients, so random strings almost never get past decoding. Half
-# of the cursors the fuzzer sends are well-formed envelopes around fuzzed positions instead: ids at and past
-# the 64-bit bounds, any JSON value, timestamps of any year with any UTC offset.
+# of the requests to a paginated operation carry a well-formed envelope around a fuzzed position instead:
+# ids at and past the 64-bit bounds, any JSON value, timestamps of any year with any UTC offset.
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2),
@@ -42,7 +42,7 @@ _JSON = st.recursive(
 _INTS = st.sampled_from([0, -1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]) | st.integers()
 _TIMES = st.builds(
     lambda at, hours: at.replace(tzinfo=dt.timezone(dt.timedelta(hours=hours))).isoformat(),
-    st.datetimes(),
+    st.datetimes() | st.sampled_from([dt.datetime.min, dt.datetime.max]),
     st.integers(min_value=-23, max_value=23),
 )
 _KINDS = st.sampled_from([0, 1])  # the timeline's two streams
@@ -56,9 +56,10 @@ def _cursor(position: dict[str, Any]) -> str:
 
 
 def flatmap_query(context: schemathesis.HookContext, query: dict[str, Any] | None) -> Any:
-    if not query or "cursor" not in query:
+    operation = context.operation
+    if operation is None or "cursor" not in {parameter.name for parameter in operation.query}:
         return st.just(query)
-    return st.just(query) | _POSITIONS.map(lambda position: {**query, "cursor": _cursor(position)})
+    return st.just(query) | _POSITIONS.map(lambda position: {**(query or {}), "cursor": _cursor(position)})
 
 
 def flatmap_path_parameters(context: schemathesis.HookContext, path_parameters: dict[str, Any] | None) -> Any:
