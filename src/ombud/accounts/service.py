@@ -14,7 +14,6 @@ from ombud.accounts.models import ApiToken, Role, Team, User
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
 from ombud.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from ombud.storage.base import utcnow
 from ombud.validation import normalise_email
 
 TOKEN_PREFIX = "omb_"  # noqa: S105 - a visible prefix, so leaked tokens are easy to scan for
@@ -32,10 +31,6 @@ def parse_role(value: str) -> Role:
         raise InvalidInput(
             f"unknown role {value!r}; use one of {', '.join(r.value for r in Role)}", code="invalid_role"
         ) from None
-
-
-def get_user(*, session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
 
 
 def get_user_by_email(*, session: Session, email: str) -> User | None:
@@ -136,16 +131,6 @@ def issue_token(
     except IntegrityError:
         raise Conflict("that token is already in use", code="token_exists") from None
     return plain
-
-
-def revoke_tokens(*, session: Session, user_id: int) -> int:
-    """Revoke every live token of a user; return how many."""
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-    ).all()
-    for item in tokens:
-        item.revoked_at = utcnow()
-    return len(tokens)
 
 
 def authenticate(*, session: Session, token: str) -> Principal:

@@ -72,13 +72,3 @@ def list_for_ticket(*, session: Session, ticket_id: int) -> Sequence[AuditEvent]
     return session.scalars(
         select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
     ).all()
-
-
-def list_for_entity(*, session: Session, entity_type: str, entity_id: int) -> Sequence[AuditEvent]:
-    """Return every event about one entity, oldest first."""
-    query = (
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
-        .order_by(AuditEvent.id)
-    )
-    return session.scalars(query).all()

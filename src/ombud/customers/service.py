@@ -27,10 +27,6 @@ def normalise_identity(kind: IdentityKind, value: str) -> str:
     return _NORMALISERS[kind](value)
 
 
-def get_customer(*, session: Session, customer_id: int) -> Customer | None:
-    return session.get(Customer, customer_id)
-
-
 def access_customer(*, session: Session, principal: Principal, customer_id: int) -> Customer:
     """Return the customer if ``principal`` may see it; NotFound or Forbidden otherwise."""
     if principal.is_customer:
@@ -43,14 +39,6 @@ def access_customer(*, session: Session, principal: Principal, customer_id: int)
     if customer is None:
         raise NotFound(f"no customer with id {customer_id}", code="customer_not_found")
     return customer
-
-
-def find_by_identity(*, session: Session, kind: IdentityKind, value: str) -> Customer | None:
-    return session.scalar(
-        select(Customer)
-        .join(Identity, Identity.customer_id == Customer.id)
-        .where(Identity.kind == kind, Identity.value == normalise_identity(kind, value))
-    )
 
 
 def resolve_customer(*, session: Session, ref: CustomerRef, actor: Principal) -> tuple[Customer, bool]:

@@ -27,7 +27,6 @@ from ombud.tickets.models import (
     Attachment,
     AttachmentBlob,
     AuthorType,
-    Channel,
     Message,
     Priority,
     Status,
@@ -51,8 +50,6 @@ class Limits:
 
 
 # -- reading ----------------------------------------------------------------------------------------------
-def get_ticket(*, session: Session, ticket_id: int) -> Ticket | None:
-    return session.get(Ticket, ticket_id)
 
 
 def access_ticket(*, session: Session, principal: Principal, ticket_id: int) -> Ticket:
@@ -524,6 +521,3 @@ def customer_messages(
             (Message.created_at < at) | and_(Message.created_at == at, Message.id < message_id)
         )
     return session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
-
-
-__all__ = ["Channel", "Limits"]
