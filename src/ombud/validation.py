@@ -8,7 +8,7 @@ rejected here with a clear error instead of failing deep in the driver.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
@@ -30,6 +30,26 @@ def check_text(value: str) -> str:
         raise ValueError("text must not contain NUL (\\u0000) characters")
     if _SURROGATE.search(value):
         raise ValueError("text must not contain unpaired UTF-16 surrogates")
+    return value
+
+
+MAX_JSON_DEPTH = 8
+
+
+def check_json(value: Any, depth: int = 0) -> Any:
+    """Return a JSON document unchanged if every key and string is storable and it nests at most
+    MAX_JSON_DEPTH levels (deeper documents cannot be shown back); else raise ValueError."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(str(key))
+            check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, depth + 1)
     return value
 
 
@@ -75,7 +95,7 @@ def normalise_visitor(value: str) -> str:
 
 def normalise_tag(value: str) -> str:
     tag = value.strip().lower()
-    if not tag or len(tag) > 100 or any(ch.isspace() or ch == "," for ch in tag):
+    if not tag or len(tag) > 100 or any(ch.isspace() or ch == "," or not ch.isprintable() for ch in tag):
         raise InvalidInput(
             f"{value!r} is not a tag: 1-100 characters, no spaces or commas", code="invalid_tag"
         )
@@ -88,3 +108,4 @@ Subject = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(check_text)
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(check_text)]
+JsonDocument = Annotated[dict[str, Any], AfterValidator(check_json)]

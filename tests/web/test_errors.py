@@ -38,6 +38,29 @@ def _error(response: object) -> dict[str, object]:
             422,
             "invalid_tag",
         ),
+        # Found by the schema fuzzer: values a database or an HTTP header cannot carry.
+        (
+            {"customer": {"email": "a@b.co"}, "subject": "x", "body": "y", "tags": ["x\u0000"]},
+            422,
+            "invalid_input",
+        ),
+        (
+            {"customer": {"email": "a@b.co"}, "subject": "x", "body": "y", "external_id": "a\u0000b"},
+            422,
+            "invalid_input",
+        ),
+        (
+            {
+                "customer": {"email": "a@b.co"},
+                "subject": "x",
+                "body": "y",
+                "attachments": [
+                    {"filename": "a.txt", "content_type": "\u30a2/\u30a2", "content_base64": "aGk="}
+                ],
+            },
+            422,
+            "invalid_input",
+        ),
         (
             {
                 "customer": {"email": "a@b.co"},
@@ -57,6 +80,22 @@ def test_bad_ticket_input_is_refused_with_a_code(
     assert response.status_code == status, response.text
     assert _error(response)["code"] == code
     assert client.get("/api/v1/tickets", headers=people.agent.headers).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "preferences",
+    [{"a": [[[[[[[[[[[]]]]]]]]]]]}, {"note": "nul\u0000"}, {"k\u0000": 1}],
+)
+def test_unstorable_preferences_are_refused_and_nothing_changes(
+    client: TestClient, people: Personas, preferences: dict[str, object]
+) -> None:
+    url = f"/api/v1/customers/{people.customer.id}"
+    response = client.patch(url, json={"preferences": preferences}, headers=people.agent.headers)
+    assert response.status_code == 422, response.text
+    assert _error(response)["code"] == "invalid_input"
+    assert client.get(url, headers=people.agent.headers).json()["preferences"] == {}
+    timeline = client.get(f"{url}/timeline", headers=people.agent.headers)
+    assert timeline.status_code == 200
 
 
 def test_lone_surrogate_is_refused(client: TestClient, people: Personas) -> None:

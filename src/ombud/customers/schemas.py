@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ombud.customers.models import IdentityKind
-from ombud.validation import CleanText, Name
+from ombud.validation import CleanText, JsonDocument, Name
 
 
 class CustomerRef(BaseModel):
@@ -71,7 +71,7 @@ class CustomerUpdate(BaseModel):
 
     name: Name | None = None
     notes: CleanText | None = Field(default=None, max_length=20_000)
-    preferences: dict[str, Any] | None = None
+    preferences: JsonDocument | None = None
     organisation: Name | None = Field(default=None, description="Organisation name; created if new.")
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ombud.customers.schemas import CustomerRef
 from ombud.tickets.models import AuthorType, Channel, Priority, Status
-from ombud.validation import CleanText, Subject
+from ombud.validation import CleanText, Subject, check_text
 
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-TagName = Annotated[str, StringConstraints(max_length=100)]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(check_text)
+]
+TagName = Annotated[str, StringConstraints(max_length=100), AfterValidator(check_text)]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
@@ -20,9 +22,10 @@ class AttachmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: Annotated[CleanText, StringConstraints(min_length=1, max_length=255)]
-    content_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=255)] = (
-        "application/octet-stream"
-    )
+    # RFC 6838 names, ASCII only: the value is sent back as a header.
+    content_type: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$", max_length=255)
+    ] = "application/octet-stream"
     content_base64: str = Field(description="The file's bytes, base64-encoded.")
 
 

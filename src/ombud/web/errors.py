@@ -92,6 +92,5 @@ def install(app: FastAPI) -> None:
             request,
             500,
             "internal_error",
-            "something went wrong on our side; nothing was saved. Try again, and tell "
-            "the administrator if it keeps happening",
+            "something went wrong on our side. Try again, and tell the administrator if it keeps happening",
         )
