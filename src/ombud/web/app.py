@@ -16,6 +16,7 @@ from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
 from ombud.web import errors, pages
 from ombud.web.api import customers, misc, tickets
+from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -54,7 +55,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=_max_request_bytes(runtime))
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(misc.router)
     api.include_router(tickets.router)
     api.include_router(customers.router)
