@@ -26,8 +26,8 @@ run: $(STAMP)
 
 ## Set up the dev tools and run every check: ruff, mypy (strict on src/), import contracts, pytest.
 test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected, not a failure

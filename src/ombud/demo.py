@@ -14,6 +14,7 @@ from ombud.customers.schemas import CustomerRef
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel, Priority, Status
 from ombud.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
+from ombud.triage import service as triage
 
 MARKER_EMAIL = "admin@demo.ombud.test"
 
@@ -158,6 +159,8 @@ def load_demo(*, session: Session) -> bool:
         if role in (Role.agent, Role.lead):
             accounts.add_to_team(session=session, team=support, user=user)
     accounts.add_to_team(session=session, team=billing, user=users["agent2"])
+    # The products triage recognises by name in customers' messages.
+    triage.set_catalogue(session=session, names=["router", "HomeHub router", "Kettle Pro", "AirBrew 2"])
     agent = Principal(kind="user", id=users["agent"].id, role=Role.agent)
     for ref, channel, subject, body, follow_ups, status, priority, tags in TICKETS:
         ticket, _ = tickets.create_ticket(

@@ -10,6 +10,8 @@ from ombud.settings import Settings
 from ombud.storage.db import Database
 from ombud.storage.queue import JobQueue, make_huey
 from ombud.tickets.service import Limits
+from ombud.triage import jobs as triage_jobs
+from ombud.triage.engine import Models, Triage
 
 
 @dataclass
@@ -18,6 +20,7 @@ class Runtime:
     database: Database
     queue: JobQueue
     limits: Limits
+    triage: Triage
 
     def close(self) -> None:
         self.database.dispose()
@@ -29,9 +32,12 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     huey = make_huey(queue_url or settings.effective_queue_url, name=settings.queue_name)
     queue = JobQueue(huey, database, sweep_every_minutes=settings.sweep_every_minutes)
     search_jobs.register(queue)
+    # Models load lazily, once per process, on first use (or at start-up through ``triage.models.warm()``).
+    triage = Triage(Models())
+    triage_jobs.register(queue, triage, database)
     limits = Limits(
         max_body_chars=settings.max_body_chars,
         max_attachment_bytes=settings.max_attachment_bytes,
         max_attachments=settings.max_attachments,
     )
-    return Runtime(settings=settings, database=database, queue=queue, limits=limits)
+    return Runtime(settings=settings, database=database, queue=queue, limits=limits, triage=triage)

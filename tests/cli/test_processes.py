@@ -111,7 +111,7 @@ def test_web_process_and_two_redis_workers(
             for _ in range(2)
         ]
         started.extend(workers)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # each worker first loads the triage models
         while _unindexed(database):
             assert time.monotonic() < deadline, "workers did not finish the jobs"
             time.sleep(0.2)

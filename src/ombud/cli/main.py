@@ -3,60 +3,20 @@ transaction; errors print their message and exit non-zero, never a stack trace."
 
 from __future__ import annotations
 
-import functools
 import logging
-import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from ombud.errors import OmbudError
+from ombud.cli.common import _settings, database_option, friendly
+from ombud.cli.triage import triage as triage_group
 from ombud.settings import Settings, describe
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings().with_overrides(**overrides)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise click.ClickException(f"invalid OMBUD_* setting: {exc}") from None
-
-
-def friendly(fn: F) -> F:
-    """Turn OmbudError into a one-line message and exit status 1 (2 for configuration errors)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OmbudError as exc:
-            click.echo(f"error [{exc.code}]: {exc.message}", err=True)
-            sys.exit(2 if exc.status >= 500 else 1)
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            logging.getLogger("ombud.cli").debug("unexpected error", exc_info=True)
-            click.echo(
-                f"error [internal_error]: {type(exc).__name__}: {exc}\n"
-                "Run again with OMBUD_LOG_LEVEL=debug for details, and report it if it keeps happening.",
-                err=True,
-            )
-            sys.exit(3)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ombud")
 def main() -> None:
     """ombud: a customer service desk that reads between the lines and advocates for the customer."""
-
-
-database_option = click.option(
-    "--database", "database_url", metavar="URL", help="Database URL (overrides OMBUD_DATABASE_URL)."
-)
 
 
 @main.command()
@@ -132,6 +92,7 @@ def worker(database_url: str | None, threads: int | None) -> None:
     _configure_logging(settings)
     runtime = build_runtime(settings)
     check_schema(runtime.database)
+    runtime.triage.models.warm()  # load the triage models before taking jobs, not inside the first one
     click.echo(f"ombud worker: {settings.worker_threads} thread(s) on {settings.effective_queue_url}")
 
     def sweep_once() -> None:
@@ -265,3 +226,6 @@ def _configure_logging(settings: Settings) -> None:
         # huey logs every job at INFO and alembic every connection: one line per message is noise.
         for noisy in ("huey", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+main.add_command(triage_group)

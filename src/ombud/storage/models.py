@@ -7,7 +7,15 @@ from ombud.audit import models as audit_models
 from ombud.customers import models as customers_models
 from ombud.storage.base import Base
 from ombud.tickets import models as tickets_models
+from ombud.triage import models as triage_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "customers_models", "metadata", "tickets_models"]
+__all__ = [
+    "accounts_models",
+    "audit_models",
+    "customers_models",
+    "metadata",
+    "tickets_models",
+    "triage_models",
+]

@@ -113,6 +113,13 @@ class Message(Base):
             sqlite_where=text("indexed_at IS NULL"),
             postgresql_where=text("indexed_at IS NULL"),
         ),
+        # The triage sweep's question: which customer messages still wait for triage?
+        Index(
+            "ix_messages_untriaged",
+            "id",
+            sqlite_where=text("triaged_at IS NULL"),
+            postgresql_where=text("triaged_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -129,6 +136,8 @@ class Message(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # NULL until the search index holds this message; the sweep finds what the job has not done yet.
     indexed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # NULL while a customer message waits for triage; set at once on messages that are not triaged (agents').
+    triaged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="raise_on_sql")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -90,6 +90,11 @@ class MessagePublic(BaseModel):
     body_html: str | None
     created_at: dt.datetime
     attachments: list[AttachmentPublic]
+    triage: dict[str, Any] | None = Field(
+        default=None,
+        description="The message's triage (see POST /api/v1/triage for its shape); null until the background "
+        "job has done it, for agents' messages, and always for customers.",
+    )
 
 
 class TicketPublic(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from ombud.tickets.schemas import AttachmentIn, MessageCreate, TicketCreate, Tic
 from ombud.validation import normalise_tag
 
 INDEX_JOB = "search.index_message"
+TRIAGE_JOB = "triage.message"
 MAX_PAGE = 200
 
 
@@ -378,6 +380,7 @@ def _add_message(
                 filename=item.filename, content_type=item.content_type, size=len(content), sha256=digest
             )
         )
+    needs_triage = author_type is AuthorType.customer and not internal
     message = Message(
         ticket_id=ticket.id,
         customer_id=ticket.customer_id,
@@ -389,12 +392,15 @@ def _add_message(
         body_html=sanitise_html(body_html) if body_html else None,
         channel_meta={},
         created_at=at,
+        triaged_at=None if needs_triage else at,
         # Given here, before the first flush, so showing the new message needs no second read.
         attachments=stored,
     )
     session.add(message)
     session.flush()
     defer(session, INDEX_JOB, message_id=message.id)
+    if needs_triage:
+        defer(session, TRIAGE_JOB, message_id=message.id)
     return message
 
 
@@ -521,3 +527,118 @@ def customer_messages(
             (Message.created_at < at) | and_(Message.created_at == at, Message.id < message_id)
         )
     return session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
+
+
+# -- for triage -------------------------------------------------------------------------------------------
+OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
+CHAT_MERGE_LINES = 10
+CHAT_MERGE_WINDOW = dt.timedelta(minutes=30)
+
+
+def untriaged_for_triage(*, session: Session, first_id: int, limit: int) -> Sequence[Message]:
+    """Return customer messages waiting for triage, ``first_id`` first, then the oldest others (read
+    without locking: the models run on them before anything is written)."""
+    query = (
+        select(Message)
+        .where(Message.triaged_at.is_(None))
+        .order_by((Message.id != first_id), Message.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def mark_triaged(*, session: Session, message_ids: list[int], at: Any) -> None:
+    if message_ids:
+        session.execute(update(Message).where(Message.id.in_(message_ids)).values(triaged_at=at))
+
+
+def still_untriaged(*, session: Session, message_ids: list[int]) -> Sequence[int]:
+    """Return which of ``message_ids`` still wait for triage, locked until the caller commits (a second
+    worker that triaged the same message waits here, then finds it done)."""
+    if not message_ids:
+        return []
+    return session.scalars(
+        select(Message.id)
+        .where(Message.id.in_(message_ids), Message.triaged_at.is_(None))
+        .order_by(Message.id)
+        .with_for_update()
+    ).all()
+
+
+def untriaged_message_ids(*, session: Session, limit: int) -> Sequence[int]:
+    """Return ids of customer messages triage has not done yet (for the sweep)."""
+    return session.scalars(
+        select(Message.id).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
+    ).all()
+
+
+def chat_lines_before(*, session: Session, message: Message) -> list[str]:
+    """Return the customer's chat lines sent just before ``message`` in its ticket, with no agent reply in
+    between and within CHAT_MERGE_WINDOW: the start of what ``message`` continues."""
+    rows = session.execute(
+        select(Message.author_type, Message.internal, Message.body_text, Message.created_at)
+        .where(Message.ticket_id == message.ticket_id, Message.id < message.id)
+        .order_by(Message.id.desc())
+        .limit(CHAT_MERGE_LINES * 2)
+    ).all()
+    lines: list[str] = []
+    last = message.created_at
+    for author_type, internal, body, created_at in rows:
+        if internal:
+            continue
+        if author_type is not AuthorType.customer or last - created_at > CHAT_MERGE_WINDOW:
+            break
+        lines.append(body)
+        last = created_at
+        if len(lines) == CHAT_MERGE_LINES:
+            break
+    return list(reversed(lines))
+
+
+def open_tickets_of(*, session: Session, customer_id: int, limit: int = 5) -> Sequence[Any]:
+    """Return (id, subject, status) of the customer's unresolved tickets, newest first."""
+    return session.execute(
+        select(Ticket.id, Ticket.subject, Ticket.status)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def tickets_since(*, session: Session, customer_id: int, since: dt.datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.customer_id == customer_id, Ticket.created_at >= since)
+        )
+        or 0
+    )
+
+
+def waiting_since(*, session: Session, message: Message) -> dt.datetime:
+    """Return when the customer started waiting: their first message after the last public agent reply."""
+    last_reply = session.scalar(
+        select(func.max(Message.id)).where(
+            Message.ticket_id == message.ticket_id,
+            Message.id < message.id,
+            Message.author_type == AuthorType.agent,
+            Message.internal.is_(False),
+        )
+    )
+    first_unanswered = session.scalar(
+        select(func.min(Message.created_at)).where(
+            Message.ticket_id == message.ticket_id,
+            Message.id > (last_reply or 0),
+            Message.author_type == AuthorType.customer,
+        )
+    )
+    return first_unanswered or message.created_at
+
+
+def ticket_of_message(*, session: Session, message_id: int) -> int:
+    """Return the ticket id of ``message_id``; NotFound if there is no such message."""
+    ticket_id = session.scalar(select(Message.ticket_id).where(Message.id == message_id))
+    if ticket_id is None:
+        raise NotFound(f"Message {message_id} does not exist.", code="message_not_found")
+    return ticket_id

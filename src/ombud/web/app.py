@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
 from ombud.web import errors, pages
-from ombud.web.api import customers, misc, tickets
+from ombud.web.api import customers, misc, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if run_worker:
+            # Load the triage models beside start-up, so neither start-up nor the first job waits for them.
+            threading.Thread(target=runtime.triage.models.warm, name="ombud-warm-models", daemon=True).start()
             worker = EmbeddedWorker(runtime.queue, threads=runtime.settings.worker_threads)
             worker.start()
             # Finish whatever a previous run left undone (a crash, a lost job): the database says what.
@@ -59,6 +62,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(misc.router)
     api.include_router(tickets.router)
     api.include_router(customers.router)
+    api.include_router(triage.router)
     app.include_router(api)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

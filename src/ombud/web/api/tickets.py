@@ -20,6 +20,7 @@ from ombud.tickets.schemas import (
     TicketPublic,
     TicketUpdate,
 )
+from ombud.triage import service as triage
 from ombud.web.api.common import AuditEventPublic, IdPath
 from ombud.web.deps import CurrentPrincipal, ReadSession, RuntimeDep, WriteSession
 
@@ -28,10 +29,18 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 def _detail(session: ReadSession | WriteSession, ticket: Ticket, principal: CurrentPrincipal) -> TicketDetail:
     messages = tickets.list_messages(session=session, ticket=ticket, principal=principal)
+    results = (
+        {}
+        if not principal.is_staff
+        else triage.results_for(session=session, message_ids=[m.id for m in messages])
+    )
     return TicketDetail.model_validate(
         {
             **TicketPublic.model_validate(ticket).model_dump(),
-            "messages": [MessagePublic.model_validate(m) for m in messages],
+            "messages": [
+                MessagePublic.model_validate(m).model_copy(update={"triage": results.get(m.id)})
+                for m in messages
+            ],
         }
     )
 

@@ -1,0 +1,285 @@
+"""Triage of stored messages: the history facts each message is read against, the results, agents'
+corrections, the live intent model and the catalogue. The caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ombud.accounts.schemas import Principal
+from ombud.errors import Forbidden, InvalidInput, NotFound
+from ombud.storage.base import utcnow
+from ombud.tickets import service as tickets
+from ombud.triage import entities, text
+from ombud.triage.classifier import TextClassifier
+from ombud.triage.data import Dataset
+from ombud.triage.engine import BUILTIN_INTENTS, Models, Triage
+from ombud.triage.models import CatalogueItem, IntentModel, MessageTriage, TriageCorrection
+from ombud.triage.pipeline import Context, OpenTicket
+from ombud.triage.schemas import CorrectionCreate
+
+HISTORY_DAYS = 30
+MAX_MODEL_BYTES = 200 * 1024 * 1024
+MODEL_FILES = ("model.json", "weights.npz")
+
+
+# -- reading a stored message ------------------------------------------------------------------------------
+def context_for(*, session: Session, message: Any, catalogue: list[str], now: dt.datetime) -> Context:
+    """Return what the customer's history says around ``message`` (a tickets Message)."""
+    since = now - dt.timedelta(days=HISTORY_DAYS)
+    recent = session.execute(
+        select(MessageTriage.ticket_id, MessageTriage.intents).where(
+            MessageTriage.customer_id == message.customer_id,
+            MessageTriage.created_at >= since,
+            MessageTriage.ticket_id != message.ticket_id,
+        )
+    ).all()
+    waiting = now - tickets.waiting_since(session=session, message=message)
+    return Context(
+        channel=str(message.channel),
+        ticket_id=message.ticket_id,
+        contacts_30d=tickets.tickets_since(session=session, customer_id=message.customer_id, since=since),
+        open_tickets=[
+            OpenTicket(id=row.id, subject=row.subject, status=str(row.status))
+            for row in tickets.open_tickets_of(session=session, customer_id=message.customer_id)
+        ],
+        recent_intents=[(ticket_id, label) for ticket_id, labels in recent for label in labels],
+        waiting_minutes=max(0, int(waiting.total_seconds() // 60)),
+        catalogue=catalogue,
+    )
+
+
+def text_of(*, session: Session, message: Any) -> tuple[str, int]:
+    """Return the text triage reads for ``message`` and how many earlier chat lines it merged in."""
+    body = text.strip_quoted(message.body_text) or message.body_text
+    if str(message.channel) != "chat":
+        return body, 0
+    earlier = tickets.chat_lines_before(session=session, message=message)
+    return (text.merge_chat_lines([*earlier, body]), len(earlier)) if earlier else (body, 0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    message_id: int
+    ticket_id: int
+    customer_id: int
+    result: dict[str, Any]
+    intent_model: str
+
+
+def prepare_batch(*, session: Session, engine: Triage, first_id: int, limit: int) -> list[Prepared]:
+    """Triage up to ``limit`` waiting messages (``first_id`` first) in one pipeline call; store nothing."""
+    messages = tickets.untriaged_for_triage(session=session, first_id=first_id, limit=limit)
+    if not messages:
+        return []
+    sync_intent_model(session=session, models=engine.models)
+    now = utcnow()
+    catalogue = catalogue_names(session=session)
+    items, merged = [], []
+    for message in messages:
+        body, merged_lines = text_of(session=session, message=message)
+        items.append((body, context_for(session=session, message=message, catalogue=catalogue, now=now)))
+        merged.append(merged_lines)
+    version = engine.models.intent_version()
+    prepared = []
+    for message, result, merged_lines in zip(messages, engine.analyze(items), merged, strict=True):
+        if merged_lines:
+            result["explanations"]["merged_chat_lines"] = merged_lines
+        prepared.append(Prepared(message.id, message.ticket_id, message.customer_id, result, version))
+    return prepared
+
+
+def save_batch(*, session: Session, prepared: Sequence[Prepared]) -> int:
+    """Store the results of messages still waiting for triage; return how many were stored."""
+    waiting = set(tickets.still_untriaged(session=session, message_ids=[p.message_id for p in prepared]))
+    done = [p for p in prepared if p.message_id in waiting]
+    for item in done:
+        store(session=session, item=item)
+    tickets.mark_triaged(session=session, message_ids=[p.message_id for p in done], at=utcnow())
+    return len(done)
+
+
+def store(*, session: Session, item: Prepared) -> None:
+    result = item.result
+    session.execute(delete(MessageTriage).where(MessageTriage.message_id == item.message_id))
+    session.add(
+        MessageTriage(
+            message_id=item.message_id,
+            ticket_id=item.ticket_id,
+            customer_id=item.customer_id,
+            result=result,
+            intents=sorted({i["label"] for c in result["concerns"] for i in c["intents"]}),
+            language=result["language"],
+            urgency=result["urgency"]["level"],
+            frustration=result["frustration"],
+            sentiment=result["sentiment"],
+            abusive=result["abusive"],
+            out_of_scope=result["out_of_scope"],
+            intent_model=item.intent_model,
+        )
+    )
+
+
+def results_for(*, session: Session, message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Return the stored triage of each of ``message_ids`` that has one."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(MessageTriage.message_id, MessageTriage.result).where(
+            MessageTriage.message_id.in_(message_ids)
+        )
+    ).all()
+    return {int(row[0]): row[1] for row in rows}
+
+
+# -- corrections -------------------------------------------------------------------------------------------
+def correct(
+    *, session: Session, principal: Principal, message_id: int, data: CorrectionCreate
+) -> TriageCorrection:
+    """Record an agent's correction of a message's triage; intent corrections train the next model."""
+    if not principal.is_staff:
+        raise Forbidden("Only staff can correct triage.", code="forbidden")
+    row = session.get(MessageTriage, message_id)
+    if row is None:
+        raise NotFound(f"Message {message_id} has no triage to correct (yet).", code="triage_not_found")
+    tickets.access_ticket(session=session, principal=principal, ticket_id=row.ticket_id)
+    result = row.result
+    concern_text = None
+    before: Any
+    if data.field == "intents":
+        concerns = result["concerns"]
+        index = data.concern_index if data.concern_index is not None else 0
+        if not 0 <= index < len(concerns):
+            raise InvalidInput(
+                f"concern_index must be between 0 and {len(concerns) - 1} for this message.",
+                code="invalid_concern_index",
+            )
+        before = [i["label"] for i in concerns[index]["intents"]]
+        concern_text = concerns[index]["text"]
+    else:
+        before = result[data.field]["level"] if data.field == "urgency" else result[data.field]
+        if data.field == "emotion":
+            before = result["emotion"]["label"]
+    correction = TriageCorrection(
+        message_id=message_id,
+        user_id=principal.id if principal.kind == "user" else None,
+        field=data.field,
+        concern_index=data.concern_index if data.field == "intents" else None,
+        text=concern_text or entities.redact(result_text(result)),
+        before=before,
+        after=data.value,
+        created_at=utcnow(),
+    )
+    session.add(correction)
+    session.flush()
+    return correction
+
+
+def result_text(result: dict[str, Any]) -> str:
+    return " ".join(c["text"] for c in result["concerns"])
+
+
+def corrections_dataset(*, session: Session, task: str) -> Dataset:
+    """Return agents' corrections as training rows for ``task`` (the newest correction of a text wins)."""
+    field = {"intent": "intents", "emotion": "emotion", "sentiment": "sentiment", "abuse": "abusive"}[task]
+    rows = session.execute(
+        select(TriageCorrection.text, TriageCorrection.after)
+        .where(TriageCorrection.field == field)
+        .order_by(TriageCorrection.id)
+    ).all()
+    latest: dict[str, list[str]] = {}
+    for text_, after in rows:
+        if task == "intent":
+            latest[text_] = list(after) or ["oos"]
+        elif task == "abuse":
+            latest[text_] = ["offensive" if after else "not-offensive"]
+        elif task == "sentiment":
+            latest[text_] = ["negative" if after < -0.33 else "positive" if after > 0.33 else "neutral"]
+        else:
+            latest[text_] = [str(after)]
+    return Dataset(list(latest), list(latest.values()))
+
+
+# -- the live intent model ---------------------------------------------------------------------------------
+def activate_intent_model(*, session: Session, directory: Path) -> IntentModel:
+    """Store the intent model saved in ``directory`` and make it the live one for every process."""
+    model = TextClassifier.load(directory)
+    if model.task != "intent":
+        raise InvalidInput(
+            f"{directory} holds a {model.task} model; only intent models can be made live.", code="bad_model"
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in MODEL_FILES:
+            archive.write(directory / name, arcname=name)
+    payload = buffer.getvalue()
+    if len(payload) > MAX_MODEL_BYTES:
+        raise InvalidInput(f"The model is over {MAX_MODEL_BYTES // 2**20} MiB.", code="model_too_large")
+    version = f"{model.metadata_['data']['sha256'][:16]}-{model.metadata_['created_at']}"
+    existing = session.scalar(select(IntentModel).where(IntentModel.version == version))
+    session.execute(update(IntentModel).values(active=False))
+    if existing is not None:
+        existing.active = True
+        return existing
+    row = IntentModel(
+        version=version,
+        active=True,
+        labels=len(model.labels_),
+        meta={k: v for k, v in model.metadata_.items() if k not in {"examples"}},
+        archive=payload,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def deactivate_intent_models(*, session: Session) -> None:
+    """Go back to the built-in intents."""
+    session.execute(update(IntentModel).values(active=False))
+
+
+def live_intent_version(*, session: Session) -> str:
+    version = session.scalar(select(IntentModel.version).where(IntentModel.active.is_(True)))
+    return version or BUILTIN_INTENTS
+
+
+def sync_intent_model(*, session: Session, models: Models) -> None:
+    """Load the live intent model into ``models`` if another process made a different one live."""
+    version = live_intent_version(session=session)
+    if version == models.intent_version():
+        return
+    if version == BUILTIN_INTENTS:
+        models.use_builtin_intents()
+        return
+    archive = session.scalar(select(IntentModel.archive).where(IntentModel.version == version))
+    assert archive is not None
+    with tempfile.TemporaryDirectory(prefix="ombud-model-") as folder:
+        with zipfile.ZipFile(io.BytesIO(archive)) as unpacked:
+            for name in MODEL_FILES:
+                (Path(folder) / name).write_bytes(unpacked.read(name))
+        model = TextClassifier.load(Path(folder), embedder=models.embedder)
+    models.use_intent(model, version)
+
+
+# -- the catalogue -----------------------------------------------------------------------------------------
+def catalogue_names(*, session: Session) -> list[str]:
+    return list(session.scalars(select(CatalogueItem.name).order_by(CatalogueItem.name)).all())
+
+
+def set_catalogue(*, session: Session, names: Sequence[str]) -> list[str]:
+    """Replace the product catalogue entity recognition looks for; return it sorted."""
+    cleaned = sorted({name.strip() for name in names if name.strip()}, key=str.casefold)
+    session.execute(delete(CatalogueItem))
+    session.add_all(CatalogueItem(name=name) for name in cleaned)
+    session.flush()
+    return cleaned
