@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ombud.triage import data, training
+from ombud.triage.classifier import _vectorizers
 from ombud.triage.engine import shipped_dir, train_builtin_intent_model
 
 TASKS = {
@@ -25,7 +27,7 @@ TASKS = {
 PARAMS = {"c": 1.0, "class_weight": "balanced", "min_df": 2}
 
 
-def _cross_validated(dataset: data.Dataset, task: str) -> dict[str, float]:
+def _cross_validated(dataset: data.Dataset, task: str, vectorizers: list[Any]) -> dict[str, float]:
     rng = np.random.default_rng(0)
     order = rng.permutation(len(dataset))
     scores = []
@@ -38,7 +40,11 @@ def _cross_validated(dataset: data.Dataset, task: str) -> dict[str, float]:
         test = data.Dataset(
             [dataset.texts[i] for i in sorted(held)], [dataset.labels[i] for i in sorted(held)]
         )
-        scores.append(training.evaluate(training.train(train, task=task, **PARAMS), test)["macro_f1"])
+        scores.append(
+            training.evaluate(training.train(train, task=task, vectorizers=vectorizers, **PARAMS), test)[
+                "macro_f1"
+            ]
+        )
     return {"macro_f1_5fold": round(float(np.mean(scores)), 4)}
 
 
@@ -52,8 +58,9 @@ def main() -> None:
         "# Model card: the shipped triage models",
         "",
         f"Trained {dt.datetime.now(dt.UTC).date().isoformat()} by `scripts/train_shipped_models.py`",
-        "with ombud's own trainer",
-        "(TF-IDF word 1-2 grams + character 2-5 grams, logistic regression, balanced class weights, C=1).",
+        "with ombud's own trainer (TF-IDF word 1-2 grams + character 2-5 grams, logistic regression,",
+        "balanced class weights, C=1). The three share one vocabulary, fitted on the texts they train on",
+        "(for sentiment that includes the folds its cross-validation holds out).",
         "They are the fast path: no sentence encoder (see BENCHMARKS.md for the pipeline's speed).",
         "They learned from public tweets, not service messages: treat emotion and sentiment as hints,",
         "and abuse as one signal next to the cue phrases in `cues.py` (only abuse aimed at the agent",
@@ -62,19 +69,29 @@ def main() -> None:
         "| model | labels | training data | rows | measured on | macro-F1 |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    # One vocabulary for the three models: the pipeline then computes a message's features once for all.
+    corpus = [
+        text
+        for folder, _ in TASKS.values()
+        for name in ("train_text.txt", "val_text.txt")
+        if (args.data / folder / name).is_file()
+        and (name == "train_text.txt" or folder.endswith("sentiment"))
+        for text in data.read([args.data / folder / name]).texts
+    ]
+    vectorizers = [v.fit(corpus) for v in _vectorizers(PARAMS["min_df"])]
     for task, (folder, labels) in TASKS.items():
         root = args.data / folder
         if (root / "train_text.txt").is_file():
             train = data.read([root / "train_text.txt"])
-            model = training.train(train, task=task, **PARAMS)
+            model = training.train(train, task=task, vectorizers=vectorizers, **PARAMS)
             metrics = training.evaluate(model, data.read([root / "val_text.txt"]))
             measured, score = "TweetEval validation split", metrics["macro_f1"]
         else:
             train = data.read([root / "val_text.txt"])
-            model = training.train(train, task=task, **PARAMS)
+            model = training.train(train, task=task, vectorizers=vectorizers, **PARAMS)
             measured, score = (
                 "5-fold cross-validation (only the validation split exists)",
-                _cross_validated(train, task)["macro_f1_5fold"],
+                _cross_validated(train, task, vectorizers)["macro_f1_5fold"],
             )
         split = "train" if (root / "train_text.txt").is_file() else "validation"
         model.metadata_["examples"] = {}

@@ -159,3 +159,15 @@ def test_a_customer_about_to_leave_and_go_public_is_high_urgency(engine: Triage)
     assert result["urgency"]["level"] in {"high", "urgent"}
     cancel_an_order = one(engine, "Please cancel my order, I ordered by mistake")
     assert cancel_an_order["frustration"] == 0.0
+
+
+def test_the_shipped_models_share_one_vocabulary_so_features_are_computed_once() -> None:
+    from ombud.triage.classifier import transform
+
+    models = Models()
+    emotion, sentiment, abuse = (models.shipped(task) for task in ("emotion", "sentiment", "abuse"))
+    assert emotion.vectorizers_ is sentiment.vectorizers_ is abuse.vectorizers_
+    texts = ["my card was declined again", "thanks a lot"]
+    first = transform(emotion.vectorizers_[1], texts)
+    assert transform(abuse.vectorizers_[1], texts) is first  # reused, not recomputed
+    assert (transform(emotion.vectorizers_[1], [*texts, "x"])[:2] != first).nnz == 0

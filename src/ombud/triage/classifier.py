@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,12 @@ class TextClassifier:
         self.embedder = embedder
 
     # -- training --------------------------------------------------------------------------------------------
-    def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> TextClassifier:
-        """Learn from ``texts`` and their label lists; several labels on any row makes it multi-label."""
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[Sequence[str]], *, vectorizers: list[Any] | None = None
+    ) -> TextClassifier:
+        """Learn from ``texts`` and their label lists; several labels on any row makes it multi-label.
+        ``vectorizers`` (already fitted) lets several models share one vocabulary, so the pipeline
+        computes their features once."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
@@ -75,7 +81,7 @@ class TextClassifier:
         self.labels_ = sorted({label for row in labels for label in row})
         if len(self.labels_) < 2:
             raise InvalidInput(code="too_few_labels", message="Training needs at least two different labels.")
-        self.vectorizers_ = [v.fit(texts) for v in _vectorizers(self.min_df)]
+        self.vectorizers_ = vectorizers or [v.fit(texts) for v in _vectorizers(self.min_df)]
         matrix = self._features(list(texts))
         index = {label: i for i, label in enumerate(self.labels_)}
         if self.multilabel_:
@@ -101,7 +107,7 @@ class TextClassifier:
 
     # -- prediction ------------------------------------------------------------------------------------------
     def _features(self, texts: list[str]) -> Any:
-        parts: list[Any] = [v.transform(texts) for v in self.vectorizers_]
+        parts: list[Any] = [transform(v, texts) for v in self.vectorizers_]
         if self.features == "tfidf+minilm":
             if self.embedder is None:
                 self.embedder = MiniLM()
@@ -139,7 +145,7 @@ class TextClassifier:
         if not wanted:
             return out
         vectorizer = self.vectorizers_[0]
-        rows = vectorizer.transform([texts[i] for i in wanted])
+        rows = transform(vectorizer, [texts[i] for i in wanted])
         if not hasattr(self, "word_names_"):
             width = len(vectorizer.vocabulary_)
             self.word_names_ = vectorizer.get_feature_names_out()
@@ -185,6 +191,7 @@ class TextClassifier:
                 "min_df": self.min_df,
             },
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "vocabulary_sha256": vocabulary_hash(self.vectorizers_),
             **metadata,
         }
         (directory / "model.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", "utf-8")
@@ -230,6 +237,35 @@ class TextClassifier:
         return model
 
     metadata_: dict[str, Any]
+
+
+_recent = threading.local()
+RECENT = 8
+
+
+def transform(vectorizer: Any, texts: list[str]) -> Any:
+    """Return ``vectorizer.transform(texts)``, reusing the result when the same vectorizer (shared by
+    several models, or asked again to explain) has just transformed the same texts in this thread."""
+    key = (id(vectorizer), tuple(texts))
+    cache: OrderedDict[tuple[int, tuple[str, ...]], Any] = getattr(_recent, "cache", None) or OrderedDict()
+    _recent.cache = cache
+    hit = cache.get(key)
+    if hit is not None and hit[0] is vectorizer:  # the same object, not a new one at a reused address
+        cache.move_to_end(key)
+        return hit[1]
+    matrix = vectorizer.transform(texts)
+    cache[key] = (vectorizer, matrix)
+    while len(cache) > RECENT:
+        cache.popitem(last=False)
+    return matrix
+
+
+def vocabulary_hash(vectorizers: list[Any]) -> str:
+    digest = hashlib.sha256()
+    for vectorizer in vectorizers:
+        digest.update(json.dumps(sorted(vectorizer.vocabulary_.items())).encode())
+        digest.update(np.asarray(vectorizer.idf_, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:

@@ -107,9 +107,17 @@ class Models:
 
 
 # Read-only after loading, so one copy serves every runtime in the process (tests build many).
+_vocabularies: dict[str, list[Any]] = {}
+
+
 @functools.cache
 def _shipped(task: str) -> TextClassifier:
-    return TextClassifier.load(shipped_dir() / task)
+    model = TextClassifier.load(shipped_dir() / task)
+    # The shipped models were trained on one shared vocabulary: share the vectorizer objects too, so a
+    # message's features are computed once for all of them (see classifier.transform).
+    shared = _vocabularies.setdefault(model.metadata_.get("vocabulary_sha256", task), model.vectorizers_)
+    model.vectorizers_ = shared
+    return model
 
 
 @functools.cache

@@ -38,6 +38,7 @@ def train(
     features: str = "tfidf",
     embedder: Embedder | None = None,
     progress: Progress = None,
+    vectorizers: list[Any] | None = None,
     **params: Any,
 ) -> TextClassifier:
     """Return a classifier fitted to ``data``, its out-of-scope threshold calibrated and its training
@@ -55,7 +56,7 @@ def train(
         )
     say("fitting")
     model = TextClassifier(task=task, features=features, embedder=embedder, **settings).fit(
-        data.texts, data.labels
+        data.texts, data.labels, vectorizers=vectorizers
     )
     examples: dict[str, list[str]] = {}
     for text, row in zip(data.texts, data.labels, strict=True):
