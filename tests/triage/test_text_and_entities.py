@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,3 +96,49 @@ _CARD = re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}")
 def test_no_valid_card_number_survives_redaction(noise: str, card: str) -> None:
     message = f"{noise} {card} {noise}"
     assert card not in entities.redact(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("The parcel arrived today. Thanks but the box was damaged", 2),
+        ("My order is late. Thanks, also where is my refund", 2),
+        ("I was charged twice. Best way to reach you is my phone", 2),
+        ("Where is my refund?\nThanks\nAnn", 1),
+        ("Where is my parcel? Regards, Ann Lee", 1),
+    ],
+)
+def test_a_sign_off_ends_the_message_but_thanks_inside_a_sentence_does_not(
+    message: str, expected: int
+) -> None:
+    assert len(text.segments(message)) == expected
+
+
+def test_padding_and_long_runs_are_read_without_stalling() -> None:
+    # Each of these took from seconds to minutes before the patterns were made linear.
+    for message in ("a" + " " * 20_000 + "b", "\t" * 20_000, ", " * 10_000, "x and " * 4_000, "1.1." * 5_000):
+        text.segments(message)
+        entities.extract(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "card 4111\u00a01111\u00a01111\u00a01111",
+        "card 4111.1111.1111.1111",
+        "card 4111  1111  1111  1111",
+        "amex 3782\u00a0822463\u00a010005",
+        "acct 1234567890123",
+        "iban gb82 west 1234 5698 7654 32",
+    ],
+)
+def test_pasted_card_and_account_numbers_are_masked(message: str) -> None:
+    digits = "".join(c for c in message if c.isdigit())
+    redacted = entities.redact(message)
+    assert "••••" in redacted
+    assert digits not in "".join(c for c in redacted if c.isdigit())
+
+
+def test_odd_amounts_never_fail() -> None:
+    assert entities.extract("Je paie 1\u00a0234 € par mois")
+    entities.extract("paid 10 u\u017fd and 5\t000 eur")

@@ -224,3 +224,35 @@ def test_use_makes_a_trained_model_live_and_builtin_goes_back(env: Path) -> None
     assert back["explanations"]["intent_model"] == "builtin"
     neither = runner.invoke(main, ["triage", "use"])
     assert neither.exit_code == 1
+
+
+def test_corrections_that_would_change_the_model_kind_are_left_out() -> None:
+    from ombud.triage.data import Dataset
+    from ombud.triage.training import fit_corrections
+
+    single = Dataset(["a", "b"], [["x"], ["y"]])
+    corrections = Dataset(["c", "d", "e"], [["x"], ["oos"], ["x", "y"]])
+    kept, skipped = fit_corrections(corrections, single)
+    assert (kept.labels, skipped) == ([["x"]], 2)
+    with_oos_multi = Dataset(["a", "b"], [["x", "y"], ["oos"]])
+    assert fit_corrections(corrections, with_oos_multi)[1] == 0
+
+
+def test_analyze_refuses_unreadable_text_and_a_model_of_another_task(env: Path) -> None:
+    runner = CliRunner()
+    nul = runner.invoke(main, ["triage", "analyze"], input="hello\x00world")
+    assert nul.exit_code == 1
+    assert "invalid_text" in nul.output
+    (env / "tw").mkdir()
+    (env / "tw" / "train_text.txt").write_text("you idiot\nlovely day\nshut up moron\ngreat match\n")
+    (env / "tw" / "train_labels.txt").write_text("1\n0\n1\n0\n")
+    data = str(env / "tw" / "train_text.txt")
+    assert (
+        runner.invoke(
+            main, ["triage", "train", "--task", "abuse", "--data", data, "--out", str(env / "a")]
+        ).exit_code
+        == 0
+    )
+    wrong = runner.invoke(main, ["triage", "analyze", "--model", str(env / "a"), "hello"])
+    assert wrong.exit_code == 1
+    assert "bad_model" in wrong.output

@@ -3,6 +3,7 @@ it, customers never see it."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -158,3 +159,42 @@ def test_the_sweep_triages_what_a_lost_job_left(
     detail = client.get(f"/api/v1/messages/{message_id}/triage", headers=people.agent.headers)
     assert detail.status_code == 200
     assert detail.json()["concerns"][0]["intents"][0]["label"] == "delivery_late"
+
+
+def test_a_message_the_pipeline_cannot_read_does_not_hold_up_the_others(
+    client: TestClient, people: Personas, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = runtime.triage.analyze
+
+    def fragile(items: list[tuple[str, object]]) -> list[dict[str, object]]:
+        if any("poison" in text for text, _ in items):
+            raise RuntimeError("the pipeline failed")
+        return original(items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.triage, "analyze", fragile)
+    bad = new_ticket(client, people.agent, body="poison message")
+    good = new_ticket(client, people.agent, body="Where is my refund?")
+    bad_id, good_id = bad["messages"][0]["id"], good["messages"][0]["id"]
+    assert client.get(f"/api/v1/messages/{bad_id}/triage", headers=people.agent.headers).status_code == 404
+    assert client.get(f"/api/v1/messages/{good_id}/triage", headers=people.agent.headers).status_code == 200
+    assert runtime.queue.sweep()["triage.message"] == 0  # the bad one is not retried forever
+
+
+def test_a_late_triage_reads_the_message_as_of_when_it_was_written(
+    client: TestClient, people: Personas, runtime: Runtime
+) -> None:
+    import datetime as dt
+
+    old = new_ticket(client, people.agent, body="Where is my refund?")
+    message_id = old["messages"][0]["id"]
+    with runtime.database.session() as session:
+        written = dt.datetime(2024, 1, 5, 9, 0, tzinfo=dt.UTC)
+        session.execute(
+            update(Message).where(Message.id == message_id).values(created_at=written, triaged_at=None)
+        )
+        session.commit()
+    new_ticket(client, people.agent, subject="Later", body="My card was declined")  # opened after it
+    runtime.queue.sweep()
+    result = client.get(f"/api/v1/messages/{message_id}/triage", headers=people.agent.headers).json()
+    assert not [r for r in result["explanations"]["frustration"] if r["reason"] == "waiting"]
+    assert not result["unspoken"]  # the later ticket did not exist yet

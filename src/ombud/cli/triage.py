@@ -87,12 +87,16 @@ def analyze(text: str | None, file_: Path | None, model_dir: Path | None, databa
     from ombud.validation import check_text
 
     if text is None:
-        text = file_.read_text(encoding="utf-8", errors="replace") if file_ else sys.stdin.read()
+        raw = file_.read_bytes() if file_ else sys.stdin.buffer.read()
+        text = raw.decode("utf-8", errors="replace")
     if not text.strip():
         raise InvalidInput(
             "There is no text to triage: give TEXT, --file F or standard input.", code="empty_text"
         )
-    text = check_text(text)
+    try:
+        text = check_text(text)
+    except ValueError as error:
+        raise InvalidInput(f"The text cannot be triaged: {error}.", code="invalid_text") from None
     models = Models()
     context = Context()
     database = _workspace_database(database_url)
@@ -102,7 +106,12 @@ def analyze(text: str | None, file_: Path | None, model_dir: Path | None, databa
                 service.sync_intent_model(session=session, models=models)
             context.catalogue = service.catalogue_names(session=session)
     if model_dir is not None:
-        models.use_intent(TextClassifier.load(model_dir), str(model_dir))
+        chosen = TextClassifier.load(model_dir)
+        if chosen.task != "intent":
+            raise InvalidInput(
+                f"{model_dir} holds a {chosen.task} model, not an intent model.", code="bad_model"
+            )
+        models.use_intent(chosen, str(model_dir))
     result = Triage(models).analyze([(text, context)])[0]
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
@@ -148,9 +157,12 @@ def train(
         if database is not None:
             with database.session(write=False) as session:
                 extra = service.corrections_dataset(session=session, task=task)
+            extra, skipped = training.fit_corrections(extra, dataset) if task == "intent" else (extra, 0)
             if len(extra):
                 dataset.extend(extra)
                 click.echo(f"added {len(extra)} agent corrections from the workspace", err=True)
+            if skipped:
+                click.echo(f"left out {skipped} corrections that do not fit this data's labels", err=True)
     model = training.train(
         dataset, task=task, features=features, c=c, progress=lambda line: click.echo(line, err=True)
     )

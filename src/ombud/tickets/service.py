@@ -595,22 +595,28 @@ def chat_lines_before(*, session: Session, message: Message) -> list[str]:
     return list(reversed(lines))
 
 
-def open_tickets_of(*, session: Session, customer_id: int, limit: int = 5) -> Sequence[Any]:
-    """Return (id, subject, status) of the customer's unresolved tickets, newest first."""
+def open_tickets_of(
+    *, session: Session, customer_id: int, before: dt.datetime, limit: int = 5
+) -> Sequence[Any]:
+    """Return (id, subject, status) of the customer's unresolved tickets opened before ``before``, newest
+    first."""
     return session.execute(
         select(Ticket.id, Ticket.subject, Ticket.status)
-        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .where(
+            Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES), Ticket.created_at <= before
+        )
         .order_by(Ticket.id.desc())
         .limit(limit)
     ).all()
 
 
-def tickets_since(*, session: Session, customer_id: int, since: dt.datetime) -> int:
+def tickets_since(*, session: Session, customer_id: int, since: dt.datetime, until: dt.datetime) -> int:
+    """Return how many tickets the customer opened between ``since`` and ``until``."""
     return (
         session.scalar(
             select(func.count())
             .select_from(Ticket)
-            .where(Ticket.customer_id == customer_id, Ticket.created_at >= since)
+            .where(Ticket.customer_id == customer_id, Ticket.created_at >= since, Ticket.created_at <= until)
         )
         or 0
     )

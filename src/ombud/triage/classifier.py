@@ -146,23 +146,23 @@ class TextClassifier:
             return out
         vectorizer = self.vectorizers_[0]
         rows = transform(vectorizer, [texts[i] for i in wanted])
-        if not hasattr(self, "word_names_"):
+        if not hasattr(self, "word_explainer_"):
             width = len(vectorizer.vocabulary_)
-            self.word_names_ = vectorizer.get_feature_names_out()
             # One label's pull is its weight against the others' mean (softmax), or its own (sigmoid).
             baseline = np.zeros(width) if self.multilabel_ else self.coef_[:, :width].mean(axis=0)
-            self.word_weights_ = self.coef_[:, :width] - baseline
+            # Set once, whole: a second thread never sees half of it.
+            self.word_explainer_ = (vectorizer.get_feature_names_out(), self.coef_[:, :width] - baseline)
+        names, word_weights = self.word_explainer_
         for k, i in enumerate(wanted):
             start, end = rows.indptr[k], rows.indptr[k + 1]
             columns, values = rows.indices[start:end], rows.data[start:end]
-            weights = self.word_weights_[self.labels_.index(str(labels[i]))]
+            weights = word_weights[self.labels_.index(str(labels[i]))]
             scores = values * weights[columns]
             best = np.argsort(-scores)[:limit]
-            out[i] = [str(self.word_names_[columns[j]]) for j in best if scores[j] > 0]
+            out[i] = [str(names[columns[j]]) for j in best if scores[j] > 0]
         return out
 
-    word_names_: np.ndarray
-    word_weights_: np.ndarray
+    word_explainer_: tuple[np.ndarray, np.ndarray]
 
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         return [[label for label, _ in self.decide(row)] for row in self.predict_proba(texts)]
@@ -201,22 +201,28 @@ class TextClassifier:
         """Return the classifier saved in ``directory``; InvalidInput says what is wrong with it."""
         try:
             document = json.loads((directory / "model.json").read_text("utf-8"))
-            if document.get("format") != FORMAT:
+            if not isinstance(document, dict) or document.get("format") != FORMAT:
                 raise InvalidInput(
                     code="bad_model",
                     message=f"{directory} holds no ombud text classifier (model.json format).",
                 )
             with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
                 loaded = {key: arrays[key] for key in arrays.files}
+            return cls._build(document, loaded, embedder)
         except FileNotFoundError as error:
             raise InvalidInput(
                 code="bad_model",
                 message=f"{directory} is not a model directory: {error.filename} is missing.",
             ) from None
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
             raise InvalidInput(
-                code="bad_model", message=f"{directory} holds a damaged model: {error}."
+                code="bad_model", message=f"{directory} holds a damaged model: {error!r}."
             ) from None
+
+    @classmethod
+    def _build(
+        cls, document: dict[str, Any], loaded: dict[str, Any], embedder: Embedder | None
+    ) -> TextClassifier:
         model = cls(
             task=document["task"], features=document["features"], embedder=embedder, **document["params"]
         )
@@ -230,10 +236,8 @@ class TextClassifier:
         model.coef_ = loaded["coef"]
         model.intercept_ = loaded["intercept"]
         model.metadata_ = document
-        if model.coef_.shape[0] != len(model.labels_):
-            raise InvalidInput(
-                code="bad_model", message=f"{directory} holds a damaged model: weights do not match labels."
-            )
+        if model.coef_.shape[0] != len(model.labels_) or model.features not in FEATURES:
+            raise ValueError("the weights do not match the labels, or the features are unknown")
         return model
 
     metadata_: dict[str, Any]

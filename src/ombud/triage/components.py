@@ -81,7 +81,7 @@ class Concerns:
         self.models = models
 
     def predict(self, docs: Sequence[Doc]) -> list[Any]:
-        model = self.models.intent()
+        model = self.models.intent()  # taken once: another thread may make a new model live meanwhile
         pieces = [self._pieces(doc.text) for doc in docs]
         flat = [piece.text for doc_pieces in pieces for piece in doc_pieces]
         probabilities = model.predict_proba(flat)
@@ -90,7 +90,7 @@ class Concerns:
         for doc_pieces in pieces:
             rows = probabilities[position : position + len(doc_pieces)]
             position += len(doc_pieces)
-            out.append(self._group(model, doc_pieces, rows))
+            out.append((model, self._group(model, doc_pieces, rows)))
         return out
 
     @staticmethod
@@ -138,7 +138,10 @@ class Concerns:
         return concerns[:CONCERN_LIMIT]
 
     def set_annotations(self, docs: Sequence[Doc], results: list[Any]) -> None:
-        model = self.models.intent()
+        if not results:
+            return
+        model = results[0][0]
+        results = [concerns for _, concerns in results]
         flat = [concern for concerns in results for concern in concerns]
         for concern in flat:
             concern.pop("_rows")
@@ -148,7 +151,8 @@ class Concerns:
                 intent["confidence"] = round(float(intent["confidence"]), 3)
         texts = [c["text"] for c in flat]
         tops = [c["intents"][0]["label"] if c["intents"] else None for c in flat]
-        why = list(zip(model.explain(texts, tops), self.models.examples(texts, tops), strict=True))
+        version = self.models.intent_version()
+        why = list(zip(model.explain(texts, tops), self.models.examples(model, texts, tops), strict=True))
         position = 0
         for doc, concerns in zip(docs, results, strict=True):
             mine, position = why[position : position + len(concerns)], position + len(concerns)
@@ -156,7 +160,7 @@ class Concerns:
             doc.annotations["concerns"] = concerns
             doc.annotations["out_of_scope"] = not any(c["intents"] for c in concerns)
             doc.explanations["concerns"] = explained
-            doc.explanations["intent_model"] = self.models.intent_version()
+            doc.explanations["intent_model"] = version
 
 
 @register_component("emotion")

@@ -140,7 +140,10 @@ def _rows(
 def _csv(path: Path, text_column: str, label_column: str | None) -> Iterator[tuple[int, str, list[str]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
+        try:
+            columns = reader.fieldnames or []
+        except csv.Error as error:
+            raise InvalidInput(code="bad_data", message=f"{path}:1: {error}.") from None
         label = label_column or next((c for c in ("label", "category", "intent") if c in columns), "label")
         for column in (text_column, label):
             if column not in columns:

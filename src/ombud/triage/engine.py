@@ -38,7 +38,7 @@ class Models:
         self._lock = threading.RLock()
         self._intent: TextClassifier | None = None
         self._intent_version = BUILTIN_INTENTS
-        self._example_vectors: dict[str, tuple[list[str], Any]] = {}
+        self._example_vectors: dict[str, tuple[TextClassifier, list[str], Any]] = {}
 
     # -- the intent model ------------------------------------------------------------------------------------
     def intent(self) -> TextClassifier:
@@ -64,10 +64,11 @@ class Models:
         implies: dict[str, list[str]] = self.intent().metadata_.get("implies", {})
         return implies
 
-    def examples(self, texts: Sequence[str], labels: Sequence[str | None]) -> list[list[str]]:
+    def examples(
+        self, model: TextClassifier, texts: Sequence[str], labels: Sequence[str | None]
+    ) -> list[list[str]]:
         """Return, for each text, the training examples of its label nearest to it (why the model chose
         it); none where the label is None. One transform for the whole batch."""
-        model = self.intent()
         out: list[list[str]] = [[] for _ in texts]
         wanted = [i for i, label in enumerate(labels) if label is not None]
         if not wanted:
@@ -78,11 +79,12 @@ class Models:
             by_label.setdefault(str(labels[i]), []).append(k)
         for label, rows in by_label.items():
             with self._lock:
-                if label not in self._example_vectors:
+                cached = self._example_vectors.get(label)
+                if cached is None or cached[0] is not model:  # keyed to the model that chose the label
                     known = list(model.metadata_.get("examples", {}).get(label, []))
                     matrix = model.vectorizers_[1].transform(known) if known else None
-                    self._example_vectors[label] = (known, matrix)
-                known, matrix = self._example_vectors[label]
+                    cached = self._example_vectors[label] = (model, known, matrix)
+                _, known, matrix = cached
             if not known:
                 continue
             similarity = np.asarray((matrix @ vectors[rows].T).todense())  # examples x rows

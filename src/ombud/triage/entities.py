@@ -41,7 +41,7 @@ _AMOUNT = re.compile(
     rf"|(?P<n2>{_NUMBER})\s?(?P<sym2>[$€£¥₹₽₺])"
     rf"|(?P<n3>{_NUMBER})\s?(?P<word>{'|'.join(sorted(_CURRENCY_WORDS, key=len, reverse=True))})\b"
     rf"|\b(?P<word2>usd|eur|gbp|chf|cad|aud)\s?(?P<n4>{_NUMBER})",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: no Unicode case folding into "s", no exotic spaces in numbers
 )
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
 _ORDER = re.compile(
@@ -51,9 +51,10 @@ _ORDER = re.compile(
     r"|(?:#(?P<c>\d{4,12})\b)",
     re.IGNORECASE,
 )
-_CARD = re.compile(r"(?<!\d)(?<!\d[ -])\d(?:[ -]?\d){12,}")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
-_ACCOUNT = re.compile(r"\b(?:account|acct|a/c)(?:\s+(?:no|number|nr))?\.?\s*[:#]?\s*(?P<n>\d{6,12})\b", re.I)
+# Digits separated by spaces (also no-break or doubled), dots or dashes, as people paste card numbers.
+_CARD = re.compile(r"(?<!\d)(?<!\d[\s.-])\d(?:[\s.\-]{0,2}\d){12,}")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
+_ACCOUNT = re.compile(r"\b(?:account|acct|a/c)(?:\s+(?:no|number|nr))?\.?\s*[:#]?\s*(?P<n>\d{6,34})\b", re.I)
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){2,4}(?![\w])"
 )
@@ -70,6 +71,9 @@ _DATE = re.compile(
     r"week|weekend|month))\b",
     re.IGNORECASE,
 )
+
+
+MAX_ENTITIES = 200
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def luhn_ok(digits: str) -> bool:
 
 def mask(number: str) -> str:
     """Return ``number`` with all but its last four characters hidden."""
-    digits = re.sub(r"[\s-]", "", number)
+    digits = re.sub(r"[^0-9A-Za-z]", "", number)
     return "•••• " + digits[-4:] if len(digits) > 4 else "••••"
 
 
@@ -114,12 +118,12 @@ def extract(text: str, *, catalogue: Iterable[str] = ()) -> list[Entity]:  # noq
     """Return the entities in ``text``, ordered by position; overlapping matches keep the earlier kind
     in this order: card, account, email, amount, order, date, phone, product."""
     found: list[Entity] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # which characters an entity already covers
 
     def add(entity: Entity) -> None:
-        if any(entity.start < end and start < entity.end for start, end in taken):
+        if len(found) >= MAX_ENTITIES or any(taken[entity.start : entity.end]):
             return
-        taken.append((entity.start, entity.end))
+        taken[entity.start : entity.end] = b"\x01" * (entity.end - entity.start)
         found.append(entity)
 
     for match in _CARD.finditer(text):
@@ -179,7 +183,7 @@ def _amount(match: re.Match[str]) -> Entity:
     number = match.group("n1") or match.group("n2") or match.group("n3") or match.group("n4")
     symbol = match.group("sym") or match.group("sym2")
     word = match.group("word") or match.group("word2")
-    currency = _CURRENCY_SYMBOLS[symbol] if symbol else _CURRENCY_WORDS[word.lower()]
+    currency = _CURRENCY_SYMBOLS[symbol] if symbol else _CURRENCY_WORDS.get(word.lower(), word.upper())
     return Entity(
         "amount",
         match.group().strip(),
@@ -191,7 +195,7 @@ def _amount(match: re.Match[str]) -> Entity:
 
 
 def _parse_number(raw: str) -> float:
-    text = raw.replace(" ", "")
+    text = re.sub(r"\s", "", raw)
     # "1.234,50" and "1,234.50": the last separator followed by two digits is the decimal point.
     decimal = re.search(r"[.,](\d{1,2})$", text)
     whole = text[: decimal.start()] if decimal else text

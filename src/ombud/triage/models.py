@@ -31,6 +31,8 @@ class MessageTriage(Base):
     abusive: Mapped[bool] = mapped_column(Boolean)
     out_of_scope: Mapped[bool] = mapped_column(Boolean)
     intent_model: Mapped[str] = mapped_column(String(80))
+    # When the message was written: history windows count from here, not from when triage ran.
+    message_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ombud.validation import CleanText
 
@@ -59,7 +59,10 @@ class TriageResult(BaseModel):
     frustration: float = Field(description="0..1, from cues, tone and the customer's history")
     urgency: UrgencyOut
     entities: list[EntityOut]
-    language: str = Field(description="ISO 639-1 code")
+    language: str = Field(
+        description="py3langid's code: ISO 639-1 for languages; very short or symbol-only text gets its "
+        "best guess."
+    )
     abusive: bool = Field(description="Insults, threats or harassment aimed at the agent.")
     unspoken: list[UnspokenOut] = Field(description="Concerns the customer likely has but did not write.")
     explanations: dict[str, Any] = Field(description="Why: cue words, nearest examples, history facts.")
@@ -118,6 +121,6 @@ class CorrectionPublic(BaseModel):
 
 class Catalogue(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    products: list[CleanText] = Field(
+    products: list[Annotated[CleanText, StringConstraints(max_length=200)]] = Field(
         max_length=5000, description="Product names entity recognition looks for."
     )

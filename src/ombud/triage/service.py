@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -27,30 +28,36 @@ from ombud.triage.models import CatalogueItem, IntentModel, MessageTriage, Triag
 from ombud.triage.pipeline import Context, OpenTicket
 from ombud.triage.schemas import CorrectionCreate
 
+log = logging.getLogger(__name__)
 HISTORY_DAYS = 30
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 MODEL_FILES = ("model.json", "weights.npz")
 
 
 # -- reading a stored message ------------------------------------------------------------------------------
-def context_for(*, session: Session, message: Any, catalogue: list[str], now: dt.datetime) -> Context:
-    """Return what the customer's history says around ``message`` (a tickets Message)."""
-    since = now - dt.timedelta(days=HISTORY_DAYS)
+def context_for(*, session: Session, message: Any, catalogue: list[str]) -> Context:
+    """Return what the customer's history says around ``message`` (a tickets Message), as of when it
+    was written: a message triaged late (a backfill after an upgrade) is not read against its future."""
+    at = message.created_at
+    since = at - dt.timedelta(days=HISTORY_DAYS)
     recent = session.execute(
         select(MessageTriage.ticket_id, MessageTriage.intents).where(
             MessageTriage.customer_id == message.customer_id,
-            MessageTriage.created_at >= since,
+            MessageTriage.message_at >= since,
+            MessageTriage.message_at <= at,
             MessageTriage.ticket_id != message.ticket_id,
         )
     ).all()
-    waiting = now - tickets.waiting_since(session=session, message=message)
+    waiting = at - tickets.waiting_since(session=session, message=message)
     return Context(
         channel=str(message.channel),
         ticket_id=message.ticket_id,
-        contacts_30d=tickets.tickets_since(session=session, customer_id=message.customer_id, since=since),
+        contacts_30d=tickets.tickets_since(
+            session=session, customer_id=message.customer_id, since=since, until=at
+        ),
         open_tickets=[
             OpenTicket(id=row.id, subject=row.subject, status=str(row.status))
-            for row in tickets.open_tickets_of(session=session, customer_id=message.customer_id)
+            for row in tickets.open_tickets_of(session=session, customer_id=message.customer_id, before=at)
         ],
         recent_intents=[(ticket_id, label) for ticket_id, labels in recent for label in labels],
         waiting_minutes=max(0, int(waiting.total_seconds() // 60)),
@@ -60,7 +67,8 @@ def context_for(*, session: Session, message: Any, catalogue: list[str], now: dt
 
 def text_of(*, session: Session, message: Any) -> tuple[str, int]:
     """Return the text triage reads for ``message`` and how many earlier chat lines it merged in."""
-    body = text.strip_quoted(message.body_text) or message.body_text
+    raw = message.body_text[: text.MAX_CHARS * 2]
+    body = (text.strip_quoted(raw) or raw)[: text.MAX_CHARS]
     if str(message.channel) != "chat":
         return body, 0
     earlier = tickets.chat_lines_before(session=session, message=message)
@@ -72,7 +80,8 @@ class Prepared:
     message_id: int
     ticket_id: int
     customer_id: int
-    result: dict[str, Any]
+    message_at: dt.datetime
+    result: dict[str, Any] | None  # None: triage failed on this message (logged); it is not retried
     intent_model: str
 
 
@@ -82,20 +91,40 @@ def prepare_batch(*, session: Session, engine: Triage, first_id: int, limit: int
     if not messages:
         return []
     sync_intent_model(session=session, models=engine.models)
-    now = utcnow()
     catalogue = catalogue_names(session=session)
     items, merged = [], []
     for message in messages:
         body, merged_lines = text_of(session=session, message=message)
-        items.append((body, context_for(session=session, message=message, catalogue=catalogue, now=now)))
+        items.append((body, context_for(session=session, message=message, catalogue=catalogue)))
         merged.append(merged_lines)
     version = engine.models.intent_version()
     prepared = []
-    for message, result, merged_lines in zip(messages, engine.analyze(items), merged, strict=True):
-        if merged_lines:
+    for message, result, merged_lines in zip(
+        messages, _analyze(engine, items, messages), merged, strict=True
+    ):
+        if result is not None and merged_lines:
             result["explanations"]["merged_chat_lines"] = merged_lines
-        prepared.append(Prepared(message.id, message.ticket_id, message.customer_id, result, version))
+        prepared.append(
+            Prepared(message.id, message.ticket_id, message.customer_id, message.created_at, result, version)
+        )
     return prepared
+
+
+def _analyze(engine: Triage, items: list[tuple[str, Context]], messages: Sequence[Any]) -> list[Any]:
+    """Return the batch's results; if the batch fails, each message alone, so one message the pipeline
+    cannot read never holds up the others (it is logged by id, never by its text)."""
+    try:
+        return engine.analyze(items)
+    except Exception:
+        log.warning("triage of a batch of %d failed; retrying one by one", len(items), exc_info=True)
+    results: list[Any] = []
+    for item, message in zip(items, messages, strict=True):
+        try:
+            results.append(engine.analyze([item])[0])
+        except Exception:
+            log.exception("triage failed for message %s; it is left without triage", message.id)
+            results.append(None)
+    return results
 
 
 def save_batch(*, session: Session, prepared: Sequence[Prepared]) -> int:
@@ -103,13 +132,15 @@ def save_batch(*, session: Session, prepared: Sequence[Prepared]) -> int:
     waiting = set(tickets.still_untriaged(session=session, message_ids=[p.message_id for p in prepared]))
     done = [p for p in prepared if p.message_id in waiting]
     for item in done:
-        store(session=session, item=item)
+        if item.result is not None:
+            store(session=session, item=item)
     tickets.mark_triaged(session=session, message_ids=[p.message_id for p in done], at=utcnow())
     return len(done)
 
 
 def store(*, session: Session, item: Prepared) -> None:
     result = item.result
+    assert result is not None
     session.execute(delete(MessageTriage).where(MessageTriage.message_id == item.message_id))
     session.add(
         MessageTriage(
@@ -125,6 +156,7 @@ def store(*, session: Session, item: Prepared) -> None:
             abusive=result["abusive"],
             out_of_scope=result["out_of_scope"],
             intent_model=item.intent_model,
+            message_at=item.message_at,
         )
     )
 

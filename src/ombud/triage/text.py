@@ -11,12 +11,14 @@ import re
 from dataclasses import dataclass
 
 # A sentence ends at . ! ? (possibly repeated) or a line break, except inside numbers ("12.50").
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\d\.)\s+|\n\s*\n|\n(?=\s*[-*•]|\s*\d+[.)]\s)|\s*\n\s*")
+# Every alternative that starts with whitespace starts only where a run of whitespace starts ((?<!\s))
+# and takes it possessively (*+, ++): otherwise a message padded with 20,000 spaces takes minutes.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\d\.)\s++|(?<!\s)[^\S\n]*+\n\s*+")
 _CLAUSE_BREAK = re.compile(
-    r"\s*[;,]\s*(?:and\s+)?(?:also|plus|additionally|separately)\b[,:]?\s*"
-    r"|\s+and\s+also\b[,:]?\s*"
-    r"|[;,]?\s+(?:another\s+thing(?:\s+is)?|on\s+top\s+of\s+that|apart\s+from\s+that)\b[,:]?\s*"
-    r"|[;,]?\s+(?:and|but)\s+(?=(?:i|my|can|could|how|why|what|when|where|is|are|do|does|please)\b)",
+    r"(?<!\s)\s*+[;,]\s*+(?:and\s+)?(?:also|plus|additionally|separately)\b[,:]?\s*+"
+    r"|(?<!\s)\s++and\s+also\b[,:]?\s*+"
+    r"|[;,]?+(?<!\s)\s++(?:another\s+thing(?:\s+is)?|on\s+top\s+of\s+that|apart\s+from\s+that)\b[,:]?\s*+"
+    r"|[;,]?+(?<!\s)\s++(?:and|but)\s++(?=(?:i|my|can|could|how|why|what|when|where|is|are|do|does|please)\b)",
     re.IGNORECASE,
 )
 _LEADING_CONNECTOR = re.compile(r"^(?:also|plus|additionally|and|another\s+thing(?:\s+is)?)\b[,:]?\s*", re.I)
@@ -32,16 +34,24 @@ _LEADING_GREETING = re.compile(
     r"\s*[,!.:-]+\s*",
     re.IGNORECASE,
 )
-_SIGN_OFF = re.compile(
-    r"(?:^|[\s,.!])(?:many\s+)?(?:thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?|regards|"
+_SIGN_OFF_WORDS = (
+    r"(?:many\s+)?(?:thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?|regards|"
     r"best(?:\s+(?:regards|wishes))?|kind\s+regards|cheers|sincerely|yours(?:\s+(?:truly|sincerely))?)"
-    r"[\s,.!]*(?:\n?[\w.\- ]{0,40})?$",
+)
+# A sign-off ends the message: on a line of its own (a name may follow on the next line), or after the
+# last sentence followed by nothing but a name ("... arrives. Regards, Ann"). "Thanks but the box was
+# damaged" is not one.
+_SIGN_OFF = re.compile(
+    rf"(?:(?<=\n)|^)[^\S\n]*+{_SIGN_OFF_WORDS}[,.!]*+[^\S\n]*+(?:\n[^\S\n]*+[\w.\- ]{{0,40}})?\s*+$"
+    rf"|(?<=[.!?])[^\S\n]++{_SIGN_OFF_WORDS}[,.!]?[^\S\n]*+(?:[A-Z][\w.\-]*(?:[^\S\n]+[A-Z][\w.\-]*){{0,2}})?\s*+$",
     re.IGNORECASE,
 )
 _QUOTE_LINE = re.compile(r"^\s*>")
 _ON_WROTE = re.compile(r"^On .{4,200} wrote:\s*$", re.MULTILINE)
 
 MIN_CLAUSE_WORDS = 3
+# Triage reads this much of a message (the API's own limit for loose text): enough for any request.
+MAX_CHARS = 20_000
 SHORT_CHAT_LINE_WORDS = 8
 
 
@@ -86,9 +96,10 @@ def is_pleasantry(text: str) -> bool:
 def segments(text: str) -> list[Segment]:
     """Return the sentences and request-clauses of ``text`` in order, pleasantries left out."""
     out: list[Segment] = []
+    text = text[:MAX_CHARS]
     sign_off = _SIGN_OFF.search(text)
     if sign_off and sign_off.start() > 0:
-        text = text[: sign_off.start() + 1]
+        text = text[: sign_off.start()]
     for raw_sentence, raw_start in _split(_SENTENCE_END, text, 0):
         sentence, start = raw_sentence, raw_start
         greeting = _LEADING_GREETING.match(sentence)

@@ -77,6 +77,21 @@ def train(
     return model
 
 
+def fit_corrections(corrections: Dataset, data: Dataset) -> tuple[Dataset, int]:
+    """Return the intent corrections that fit ``data`` and how many were left out: a "none fits"
+    correction only where the data has ``oos`` rows (else it would switch off the out-of-scope
+    calibration), several labels only where the data is multi-label (else it would switch the model)."""
+    has_oos = any(OOS in row for row in data.labels)
+    multilabel = _multilabel(data)
+    kept = Dataset([], [])
+    for text, labels in zip(corrections.texts, corrections.labels, strict=True):
+        if (labels == [OOS] and not has_oos) or (len(labels) > 1 and not multilabel):
+            continue
+        kept.texts.append(text)
+        kept.labels.append(labels)
+    return kept, len(corrections) - len(kept)
+
+
 def _multilabel(data: Dataset) -> bool:
     return any(len(row) != 1 for row in data.labels)
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("abusive", sa.Boolean(), nullable=False),
         sa.Column("out_of_scope", sa.Boolean(), nullable=False),
         sa.Column("intent_model", sa.String(length=80), nullable=False),
+        sa.Column("message_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
