@@ -87,10 +87,10 @@ class Concerns:
         probabilities = model.predict_proba(flat)
         out: list[Any] = []
         position = 0
-        for doc_pieces in pieces:
+        for doc, doc_pieces in zip(docs, pieces, strict=True):
             rows = probabilities[position : position + len(doc_pieces)]
             position += len(doc_pieces)
-            out.append((model, self._group(model, doc_pieces, rows)))
+            out.append((model, self._group(model, doc_pieces, rows, doc.text)))
         return out
 
     @staticmethod
@@ -106,7 +106,18 @@ class Concerns:
         return found or [text.Segment(message.strip(), 0)]
 
     @staticmethod
-    def _group(model: TextClassifier, pieces: list[text.Segment], rows: np.ndarray) -> list[dict[str, Any]]:
+    def _group(
+        model: TextClassifier, pieces: list[text.Segment], rows: np.ndarray, message: str
+    ) -> list[dict[str, Any]]:
+        def joined(first: dict[str, Any], second_start: int, second_text: str) -> str:
+            # The customer's own words from the first piece to the end of the second ("... late and I
+            # need ..."), when both point back into the message; else the two side by side.
+            end = second_start + len(second_text)
+            inside = (
+                message.startswith(first["text"], first["start"]) and message[second_start:end] == second_text
+            )
+            return message[first["start"] : end] if inside else f"{first['text']} {second_text}"
+
         concerns: list[dict[str, Any]] = []
         for piece, row in zip(pieces, rows, strict=True):
             decided = model.decide(row)
@@ -115,7 +126,7 @@ class Concerns:
             weak = not model.multilabel_ and (not decided or decided[0][1] < STANDALONE)
             if last is not None and (weak or labels & {i["label"] for i in last["intents"]}):
                 decided = [] if weak else decided
-                last["text"] = f"{last['text']} {piece.text}"
+                last["text"] = joined(last, piece.start, piece.text)
                 merged = {i["label"]: i["confidence"] for i in last["intents"]}
                 for label, confidence in decided:
                     merged[label] = max(confidence, merged.get(label, 0.0))
@@ -133,7 +144,7 @@ class Concerns:
         if len(concerns) > 1 and not concerns[0]["intents"]:
             # A leading piece nothing fits ("I ordered a kettle last week.") is context for the next one.
             first = concerns.pop(0)
-            concerns[0]["text"] = f"{first['text']} {concerns[0]['text']}"
+            concerns[0]["text"] = joined(first, concerns[0]["start"], concerns[0]["text"])
             concerns[0]["start"] = first["start"]
         return concerns[:CONCERN_LIMIT]
 
