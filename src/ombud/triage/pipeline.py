@@ -74,10 +74,6 @@ def register_component(name: str) -> Callable[[ComponentFactory], ComponentFacto
     return decorate
 
 
-def registered() -> list[str]:
-    return list(_REGISTRY)
-
-
 class Pipeline:
     def __init__(self, components: Sequence[Component]) -> None:
         available = set(INPUTS)
