@@ -97,22 +97,21 @@ def analyze(text: str | None, file_: Path | None, model_dir: Path | None, databa
         text = check_text(text)
     except ValueError as error:
         raise InvalidInput(f"The text cannot be triaged: {error}.", code="invalid_text") from None
-    models = Models()
-    context = Context()
-    database = _workspace_database(database_url)
-    if database is not None:
-        with database.session(write=False) as session:
-            if model_dir is None:
-                service.sync_intent_model(session=session, models=models)
-            context.catalogue = service.catalogue_names(session=session)
+    engine = Triage(Models())
     if model_dir is not None:
         chosen = TextClassifier.load(model_dir)
         if chosen.task != "intent":
             raise InvalidInput(
                 f"{model_dir} holds a {chosen.task} model, not an intent model.", code="bad_model"
             )
-        models.use_intent(chosen, str(model_dir))
-    result = Triage(models).analyze([(text, context)])[0]
+        engine.models.use_intent(chosen, str(model_dir))
+    database = _workspace_database(database_url)
+    if database is None:
+        result = engine.analyze([(text, Context())])[0]
+    else:
+        with database.session(write=False) as session:
+            live = model_dir is None
+            result = service.analyze_text(session=session, engine=engine, text=text, live_model=live)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 

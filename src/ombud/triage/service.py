@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ombud.accounts.schemas import Principal
+from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.errors import Forbidden, InvalidInput, NotFound
 from ombud.storage.base import utcnow
 from ombud.tickets import service as tickets
@@ -32,6 +32,20 @@ log = logging.getLogger(__name__)
 HISTORY_DAYS = 30
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 MODEL_FILES = ("model.json", "weights.npz")
+
+
+def access_triage(*, principal: Principal) -> None:
+    """Raise Forbidden unless ``principal`` is staff: triage is for the people serving customers."""
+    if not principal.is_staff:
+        raise Forbidden("Triage is for staff.", code="forbidden")
+
+
+def analyze_text(*, session: Session, engine: Triage, text: str, live_model: bool = True) -> dict[str, Any]:
+    """Return the triage of loose ``text`` with the workspace's catalogue and (with ``live_model``) its
+    live intent model; nothing is stored."""
+    if live_model:
+        sync_intent_model(session=session, models=engine.models)
+    return engine.analyze([(text, Context(catalogue=catalogue_names(session=session)))])[0]
 
 
 # -- reading a stored message ------------------------------------------------------------------------------
@@ -178,8 +192,7 @@ def correct(
     *, session: Session, principal: Principal, message_id: int, data: CorrectionCreate
 ) -> TriageCorrection:
     """Record an agent's correction of a message's triage; intent corrections train the next model."""
-    if not principal.is_staff:
-        raise Forbidden("Only staff can correct triage.", code="forbidden")
+    access_triage(principal=principal)
     row = session.get(MessageTriage, message_id)
     if row is None:
         raise NotFound(f"Message {message_id} has no triage to correct (yet).", code="triage_not_found")
@@ -308,8 +321,10 @@ def catalogue_names(*, session: Session) -> list[str]:
     return list(session.scalars(select(CatalogueItem.name).order_by(CatalogueItem.name)).all())
 
 
-def set_catalogue(*, session: Session, names: Sequence[str]) -> list[str]:
-    """Replace the product catalogue entity recognition looks for; return it sorted."""
+def set_catalogue(*, session: Session, names: Sequence[str], actor: Principal = SYSTEM) -> list[str]:
+    """Replace the product catalogue entity recognition looks for (admins and leads); return it sorted."""
+    if actor.kind != "system" and str(actor.role) not in {"admin", "lead"}:
+        raise Forbidden("Only admins and leads can change the catalogue.", code="forbidden")
     cleaned = sorted({name.strip() for name in names if name.strip()}, key=str.casefold)
     session.execute(delete(CatalogueItem))
     session.add_all(CatalogueItem(name=name) for name in cleaned)

@@ -6,21 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ombud.accounts.schemas import Principal
-from ombud.errors import Forbidden, NotFound
+from ombud.errors import NotFound
 from ombud.tickets import service as tickets
 from ombud.triage import service as triage
-from ombud.triage.pipeline import Context
 from ombud.triage.schemas import Catalogue, CorrectionCreate, CorrectionPublic, TriageRequest, TriageResult
 from ombud.web.api.common import IdPath
 from ombud.web.deps import CurrentPrincipal, ReadSession, RuntimeDep, WriteSession
 
 router = APIRouter(tags=["triage"])
-
-
-def _staff(principal: Principal) -> None:
-    if not principal.is_staff:
-        raise Forbidden("Triage is for staff.", code="forbidden")
 
 
 @router.post("/triage", response_model=TriageResult)
@@ -29,16 +22,14 @@ def analyze(
 ) -> Any:
     """Triage a text with the live models (nothing is stored): concerns and intents, emotion, sentiment,
     frustration, urgency, entities, language, abuse, and why."""
-    _staff(principal)
-    triage.sync_intent_model(session=session, models=runtime.triage.models)
-    context = Context(catalogue=triage.catalogue_names(session=session))
-    return runtime.triage.analyze([(data.text, context)])[0]
+    triage.access_triage(principal=principal)
+    return triage.analyze_text(session=session, engine=runtime.triage, text=data.text)
 
 
 @router.get("/messages/{message_id}/triage", response_model=TriageResult)
 def message_triage(message_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> Any:
     """The stored triage of a customer message (404 until the background job has done it)."""
-    _staff(principal)
+    triage.access_triage(principal=principal)
     ticket_id = tickets.ticket_of_message(session=session, message_id=message_id)
     tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
     result = triage.results_for(session=session, message_ids=[message_id]).get(message_id)
@@ -60,15 +51,13 @@ def correct(
 @router.get("/triage/catalogue", response_model=Catalogue)
 def get_catalogue(session: ReadSession, principal: CurrentPrincipal) -> Catalogue:
     """The product names entity recognition looks for."""
-    _staff(principal)
+    triage.access_triage(principal=principal)
     return Catalogue(products=triage.catalogue_names(session=session))
 
 
 @router.put("/triage/catalogue", response_model=Catalogue)
 def put_catalogue(data: Catalogue, session: WriteSession, principal: CurrentPrincipal) -> Catalogue:
     """Replace the product catalogue (admins and leads)."""
-    if principal.kind != "system" and str(principal.role) not in {"admin", "lead"}:
-        raise Forbidden("Only admins and leads can change the catalogue.", code="forbidden")
-    names = triage.set_catalogue(session=session, names=data.products)
+    names = triage.set_catalogue(session=session, names=data.products, actor=principal)
     session.commit()
     return Catalogue(products=names)
