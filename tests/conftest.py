@@ -159,6 +159,11 @@ class Personas:
 @pytest.fixture
 def people(runtime: Runtime) -> Personas:
     """The shared cast: one user of every role, two customers with portal tokens, and a team."""
+    return make_people(runtime)
+
+
+def make_people(runtime: Runtime) -> Personas:
+    """Create the shared cast in ``runtime``'s database (for tests that build their own runtime)."""
     made: dict[str, Persona] = {}
     with runtime.database.session() as session:
         team = accounts.create_team(session=session, name="Support")

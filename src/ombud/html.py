@@ -50,11 +50,12 @@ _ATTRIBUTES = {
 }
 
 
-def sanitise_html(html: str) -> str:
+def sanitise_html(html: str, *, remote_images: bool = True) -> str:
     """Return ``html`` without anything that could run code or leak (scripts, on* handlers, remote CSS).
 
     Links get rel="noopener noreferrer nofollow"; only http(s), mailto and cid: (inline email images) URLs
-    survive.
+    survive. ``remote_images`` False also drops images from the web (in an email, a tracking pixel would
+    tell the sender when an agent opened it); inline cid: images stay.
     """
     return nh3.clean(
         html,
@@ -62,4 +63,11 @@ def sanitise_html(html: str) -> str:
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "cid"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=None if remote_images else _local_images_only,
     )
+
+
+def _local_images_only(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not value.lower().startswith("cid:"):
+        return None
+    return value

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ombud.channels import jobs as channels_jobs
+from ombud.channels.email.service import EmailAdapter, EmailConfig
+from ombud.channels.registry import Channels
 from ombud.search import jobs as search_jobs
 from ombud.settings import Settings
 from ombud.storage.db import Database
@@ -21,6 +24,8 @@ class Runtime:
     queue: JobQueue
     limits: Limits
     triage: Triage
+    channels: Channels
+    email: EmailConfig
 
     def close(self) -> None:
         self.database.dispose()
@@ -40,4 +45,39 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
         max_attachment_bytes=settings.max_attachment_bytes,
         max_attachments=settings.max_attachments,
     )
-    return Runtime(settings=settings, database=database, queue=queue, limits=limits, triage=triage)
+    email = email_config(settings)
+    channels = Channels()
+    adapter = EmailAdapter(email)
+    channels.register("email", adapter)
+    channels.register("web", adapter)  # a web form's customer gets the answer by email
+    channels_jobs.register(queue, channels, database)
+    return Runtime(
+        settings=settings,
+        database=database,
+        queue=queue,
+        limits=limits,
+        triage=triage,
+        channels=channels,
+        email=email,
+    )
+
+
+def email_config(settings: Settings) -> EmailConfig:
+    relay_host, relay_port = None, 25
+    if settings.smtp_relay:
+        host, _, port = settings.smtp_relay.rpartition(":")
+        relay_host, relay_port = host.strip("[]"), int(port)
+    return EmailConfig(
+        address=settings.email_address.strip().lower(),
+        display_name=settings.email_name,
+        relay_host=relay_host,
+        relay_port=relay_port,
+        relay_username=settings.smtp_relay_username,
+        relay_password=settings.smtp_relay_password,
+        relay_starttls=settings.smtp_relay_starttls,
+        max_email_bytes=settings.max_email_bytes,
+        max_body_chars=settings.max_body_chars,
+        max_attachment_bytes=settings.max_attachment_bytes,
+        max_attachments=settings.max_attachments,
+        flood_limit=settings.email_flood_limit,
+    )

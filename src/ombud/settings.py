@@ -52,6 +52,33 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1, description="Largest single attachment accepted, in bytes."
     )
     max_attachments: int = Field(default=20, ge=0, description="Most attachments on one message.")
+    smtp_port: int = Field(
+        default=2525,
+        ge=0,
+        le=65535,
+        description="Port of the SMTP receiver `ombud serve` starts (on OMBUD_HOST); 0 turns it off.",
+    )
+    smtp_relay: str | None = Field(
+        default=None,
+        description="host:port of the SMTP relay agents' email replies go out through. Unset: replies are "
+        "kept and marked failed until it is set.",
+    )
+    smtp_relay_username: str | None = Field(default=None, description="User name for the SMTP relay, if any.")
+    smtp_relay_password: str | None = Field(default=None, description="Password for the SMTP relay, if any.")
+    smtp_relay_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP relay.")
+    email_address: str = Field(
+        default="support@ombud.localhost",
+        description="The address replies come from; its domain ends every outgoing Message-ID.",
+    )
+    email_name: str = Field(default="Support", description="The display name replies come from.")
+    max_email_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Largest inbound email accepted, in bytes (SMTP SIZE)."
+    )
+    email_flood_limit: int = Field(
+        default=30,
+        ge=1,
+        description="Messages one customer may send in 10 minutes; more are quarantined, not lost.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
 
     @field_validator("log_level")
@@ -60,6 +87,16 @@ class Settings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return value.lower()
+
+    @field_validator("smtp_relay")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, for example mail.example.com:587")
+        return value.strip()
 
     @property
     def effective_database_url(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ombud.cli.common import _settings, database_option, friendly
+from ombud.cli.email import email as email_group
 from ombud.cli.triage import triage as triage_group
 from ombud.settings import Settings, describe
 
@@ -29,9 +30,20 @@ def main() -> None:
     default=None,
     help="Run background jobs in this process (OMBUD_RUN_WORKER, default on).",
 )
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the built-in SMTP receiver (OMBUD_SMTP_PORT, default 2525; 0 turns it off).",
+)
 @friendly
 def serve(
-    host: str | None, port: int | None, database_url: str | None, demo: bool, worker: bool | None
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    demo: bool,
+    worker: bool | None,
+    smtp_port: int | None,
 ) -> None:
     """Serve the API and the pages."""
     import uvicorn
@@ -40,7 +52,9 @@ def serve(
     from ombud.storage.schema import check_schema
     from ombud.web.app import create_app
 
-    settings = _settings(host=host, port=port, database_url=database_url, run_worker=worker)
+    settings = _settings(
+        host=host, port=port, database_url=database_url, run_worker=worker, smtp_port=smtp_port
+    )
     _configure_logging(settings)
     runtime = build_runtime(settings)
     check_schema(runtime.database)
@@ -51,14 +65,33 @@ def serve(
         f"ombud serving at http://{settings.host}:{settings.port}/  (database: {runtime.database.dialect}"
         f", jobs: {'in this process' if settings.run_worker else 'ombud worker processes'})"
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        timeout_graceful_shutdown=10,
-    )
+    receiver = None
+    if settings.smtp_port:
+        from ombud.channels.email.smtp import SmtpReceiver
+
+        receiver = SmtpReceiver(
+            database=runtime.database, config=runtime.email, host=settings.host, port=settings.smtp_port
+        )
+        try:
+            receiver.start()
+        except (OSError, RuntimeError) as error:
+            raise click.ClickException(
+                f"cannot start the SMTP receiver on {settings.host}:{settings.smtp_port}: {error}; "
+                "choose another --smtp-port, or 0 to turn it off"
+            ) from None
+        click.echo(f"ombud receiving email by SMTP at {settings.host}:{receiver.port}")
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=settings.log_level == "debug",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if receiver is not None:
+            receiver.stop()
 
 
 def _load_demo(runtime: Any) -> None:
@@ -229,3 +262,4 @@ def _configure_logging(settings: Settings) -> None:
 
 
 main.add_command(triage_group)
+main.add_command(email_group)

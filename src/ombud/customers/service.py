@@ -135,3 +135,14 @@ def update_customer(
             after=after,
         )
     return customer
+
+
+def identity_values(*, session: Session, customer_id: int, kind: str) -> list[str]:
+    """Return the customer's identities of ``kind`` (email, phone, handle, visitor), oldest first."""
+    return list(
+        session.scalars(
+            select(Identity.value)
+            .where(Identity.customer_id == customer_id, Identity.kind == IdentityKind(kind))
+            .order_by(Identity.id)
+        )
+    )

@@ -10,7 +10,7 @@ from ombud.audit import service as audit
 from ombud.customers.schemas import TimelineItem, TimelinePage
 from ombud.errors import InvalidInput
 from ombud.pagination import cursor_id, damaged, decode_cursor, encode_cursor
-from ombud.tickets import service as tickets
+from ombud.tickets import feeds
 
 
 def customer_timeline(
@@ -40,7 +40,7 @@ def customer_timeline(
     # kind 1 = message, 0 = event; within one instant a message sorts before the events it caused.
     message_after = _resume(position, kind=1)
     event_after = _resume(position, kind=0)
-    messages = tickets.customer_messages(
+    messages = feeds.customer_messages(
         session=session,
         customer_id=customer_id,
         before=message_after,

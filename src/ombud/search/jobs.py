@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from ombud.search import service as search
 from ombud.storage.base import utcnow
 from ombud.storage.queue import JobQueue, SweepSource, defer
+from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 
 INDEX_MESSAGE = tickets.INDEX_JOB
@@ -19,7 +20,7 @@ def index_message(*, session: Session, message_id: int) -> None:
     Under a burst of new messages one job indexes the backlog in one commit, and a job whose message is
     already done finds nothing waiting. A full batch continues in a new job. Idempotent.
     """
-    rows = tickets.unindexed_for_search(session=session, first_id=message_id, limit=BATCH)
+    rows = feeds.unindexed_for_search(session=session, first_id=message_id, limit=BATCH)
     for row in rows:
         search.write_entry(
             session=session,
@@ -29,7 +30,7 @@ def index_message(*, session: Session, message_id: int) -> None:
             subject=row.subject,
             body=row.body_text,
         )
-    tickets.mark_indexed(session=session, message_ids=[row.id for row in rows], at=utcnow())
+    feeds.mark_indexed(session=session, message_ids=[row.id for row in rows], at=utcnow())
     if len(rows) == BATCH:
         # More may wait: continue in a fresh transaction (short ones keep SQLite's writer free).
         defer(session, INDEX_MESSAGE, message_id=rows[-1].id)
@@ -38,5 +39,5 @@ def index_message(*, session: Session, message_id: int) -> None:
 def register(queue: JobQueue) -> None:
     queue.register(INDEX_MESSAGE, index_message, coalesce=True)
     queue.register_sweep(
-        SweepSource(job=INDEX_MESSAGE, id_arg="message_id", find=tickets.unindexed_message_ids)
+        SweepSource(job=INDEX_MESSAGE, id_arg="message_id", find=feeds.unindexed_message_ids)
     )

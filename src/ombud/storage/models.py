@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ombud.accounts import models as accounts_models
 from ombud.audit import models as audit_models
+from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
 from ombud.storage.base import Base
 from ombud.tickets import models as tickets_models
@@ -14,6 +15,7 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "audit_models",
+    "channels_models",
     "customers_models",
     "metadata",
     "tickets_models",

@@ -12,6 +12,7 @@ sweep (:meth:`JobQueue.sweep`) finds it and enqueues it again. So every job must
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -53,7 +54,13 @@ class SweepSource:
 
 def defer(session: Session, job: str, **ids: int) -> None:
     """Enqueue ``job(**ids)`` once ``session`` commits; drop it if the session rolls back."""
-    session.info.setdefault(_DEFERRED, []).append((job, ids))
+    session.info.setdefault(_DEFERRED, []).append((job, ids, None))
+
+
+def defer_in(session: Session, job: str, delay: dt.timedelta, **ids: int) -> None:
+    """Enqueue ``job(**ids)`` to run ``delay`` after ``session`` commits (a retry with backoff). The work
+    must also be recorded as pending in the database: a scheduled job lives only in the queue."""
+    session.info.setdefault(_DEFERRED, []).append((job, ids, delay))
 
 
 def make_huey(queue_url: str, *, name: str = "ombud", immediate: bool = False) -> Huey:
@@ -131,19 +138,28 @@ class JobQueue:
     # -- enqueueing -----------------------------------------------------------------------------------
     def enqueue(self, name: str, **ids: int) -> None:
         """Put ``name(**ids)`` on the queue now (use :func:`defer` from inside a transaction)."""
+        self._task(name)(**ids)
+
+    def schedule(self, name: str, delay: dt.timedelta, **ids: int) -> None:
+        """Put ``name(**ids)`` on the queue to run after ``delay`` (use :func:`defer_in` in a transaction)."""
+        self._task(name).schedule(kwargs=ids, delay=max(delay.total_seconds(), 0.0))
+
+    def _task(self, name: str) -> Any:
         try:
-            task = self._tasks[name]
+            return self._tasks[name]
         except KeyError:
             raise ValueError(f"unknown job {name!r}; known: {', '.join(self.job_names)}") from None
-        task(**ids)
 
     def _after_commit(self, session: Session) -> None:
         pending = session.info.pop(_DEFERRED, None)
-        for name, ids in pending or ():
-            if not self._claim(name):
+        for name, ids, delay in pending or ():
+            if delay is None and not self._claim(name):
                 continue
             try:
-                self.enqueue(name, **ids)
+                if delay is None:
+                    self.enqueue(name, **ids)
+                else:
+                    self.schedule(name, delay, **ids)
             except Exception:
                 self._release(name)
                 # Recorded as pending in the database: the sweep will enqueue it again.

@@ -47,6 +47,16 @@ class Channel(enum.StrEnum):
     api = "api"
 
 
+class DeliveryState(enum.StrEnum):
+    """Where a public agent reply is on its way to the customer's channel."""
+
+    pending = "pending"  # waiting for the delivery job (or its next retry)
+    sent = "sent"  # handed to the channel (the relay accepted the email, the platform took the message)
+    failed = "failed"  # gave up after the retries, or cannot be sent (no relay, no address): see deliveries
+    bounced = "bounced"  # sent, then the recipient's server reported it undeliverable
+    none = "none"  # the channel has no outbound side (a phone call record, an API ticket)
+
+
 class AuthorType(enum.StrEnum):
     customer = "customer"
     agent = "agent"
@@ -80,6 +90,8 @@ class Ticket(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A customer who writes again on a closed ticket starts a new one that points back at it.
+    follow_up_of_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id", ondelete="SET NULL"))
 
     tags: Mapped[list[TicketTag]] = relationship(
         cascade="all, delete-orphan", order_by="TicketTag.tag", lazy="selectin"
@@ -114,6 +126,13 @@ class Message(Base):
             postgresql_where=text("indexed_at IS NULL"),
         ),
         # The triage sweep's question: which customer messages still wait for triage?
+        # The delivery sweep's question: which agent replies still wait to go out?
+        Index(
+            "ix_messages_undelivered",
+            "id",
+            sqlite_where=text("delivery_state = 'pending'"),
+            postgresql_where=text("delivery_state = 'pending'"),
+        ),
         Index(
             "ix_messages_untriaged",
             "id",
@@ -138,6 +157,8 @@ class Message(Base):
     indexed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # NULL while a customer message waits for triage; set at once on messages that are not triaged (agents').
     triaged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set on public agent replies only (None on everything else).
+    delivery_state: Mapped[DeliveryState | None] = mapped_column(_enum(DeliveryState))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="raise_on_sql")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ombud.customers.schemas import CustomerRef
-from ombud.tickets.models import AuthorType, Channel, Priority, Status
+from ombud.tickets.models import AuthorType, Channel, DeliveryState, Priority, Status
 from ombud.validation import CleanText, Subject, check_text
 
 ExternalId = Annotated[
@@ -90,6 +90,16 @@ class MessagePublic(BaseModel):
     body_html: str | None
     created_at: dt.datetime
     attachments: list[AttachmentPublic]
+    channel_meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the channel said about the message: for an email from, to, cc, subject, "
+        "message_id, auto_reply, dropped_attachments.",
+    )
+    delivery_state: DeliveryState | None = Field(
+        default=None,
+        description="For a public agent reply: pending, sent, failed, bounced, or none (the channel has no "
+        "outbound side). Null on everything else.",
+    )
     triage: dict[str, Any] | None = Field(
         default=None,
         description="The message's triage (see POST /api/v1/triage for its shape); null until the background "
@@ -109,6 +119,9 @@ class TicketPublic(BaseModel):
     team_id: int | None
     tags: list[str] = Field(validation_alias="tag_names")
     external_id: str | None
+    follow_up_of_id: int | None = Field(
+        default=None, description="The closed ticket this one continues (the customer wrote again)."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     first_response_at: dt.datetime | None

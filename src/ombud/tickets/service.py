@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,6 +27,8 @@ from ombud.tickets.models import (
     Attachment,
     AttachmentBlob,
     AuthorType,
+    Channel,
+    DeliveryState,
     Message,
     Priority,
     Status,
@@ -39,6 +40,8 @@ from ombud.validation import normalise_tag
 
 INDEX_JOB = "search.index_message"
 TRIAGE_JOB = "triage.message"
+# Sends a public agent reply out on the ticket's channel; registered by ombud.channels.
+DELIVER_JOB = "channels.deliver"
 MAX_PAGE = 200
 
 
@@ -49,6 +52,15 @@ class Limits:
     max_body_chars: int = 200_000
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 20
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """An attachment's decoded content, as the API or a channel received it."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 # -- reading ----------------------------------------------------------------------------------------------
@@ -185,22 +197,77 @@ def create_ticket(
         body=data.body,
         body_html=data.body_html,
         internal=False,
-        attachments=data.attachments,
-        limits=limits,
+        attachments=_decode_attachments(data.attachments, limits),
         at=now,
     )
+    _record_created(session=session, actor=actor, ticket=ticket)
+    return ticket, True
+
+
+def open_ticket(
+    *,
+    session: Session,
+    customer_id: int,
+    subject: str,
+    channel: Channel,
+    body: str,
+    body_html: str | None,
+    attachments: Sequence[NewAttachment],
+    channel_meta: dict[str, Any],
+    actor: Principal,
+    follow_up_of_id: int | None = None,
+    triage: bool = True,
+) -> tuple[Ticket, Message]:
+    """Open a ticket from a message a channel received; return it and its first message.
+
+    For channel adapters, which have found the customer and checked the sizes themselves. ``triage`` False
+    keeps an auto-reply out of triage.
+    """
+    now = utcnow()
+    ticket = Ticket(
+        subject=subject[:500] or "(no subject)",
+        status=Status.new,
+        priority=Priority.normal,
+        channel=channel,
+        customer_id=customer_id,
+        follow_up_of_id=follow_up_of_id,
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.tags = []
+    session.add(ticket)
+    session.flush()
+    message = _add_message(
+        session=session,
+        ticket=ticket,
+        author_type=AuthorType.customer,
+        author_user_id=None,
+        body=body,
+        body_html=body_html,
+        internal=False,
+        attachments=attachments,
+        at=now,
+        channel_meta=channel_meta,
+        triage=triage,
+    )
+    _record_created(session=session, actor=actor, ticket=ticket)
+    return ticket, message
+
+
+def _record_created(*, session: Session, actor: Principal, ticket: Ticket) -> None:
     audit.record(
         session=session,
         actor=actor,
         action="ticket.created",
         entity_type="ticket",
         entity_id=ticket.id,
-        customer_id=customer_id,
+        customer_id=ticket.customer_id,
         ticket_id=ticket.id,
-        at=now,
-        after=_snapshot(ticket),
+        at=ticket.created_at,
+        after={**_snapshot(ticket), "follow_up_of_id": ticket.follow_up_of_id}
+        if ticket.follow_up_of_id
+        else _snapshot(ticket),
     )
-    return ticket, True
 
 
 def _by_external_id(*, session: Session, external_id: str, actor: Principal) -> Ticket | None:
@@ -314,6 +381,68 @@ def add_message(
     if ticket.status == Status.closed:
         raise Conflict(f"ticket {ticket.id} is closed; open a new ticket instead", code="ticket_closed")
     _check_body(data.body, limits)
+    return _append(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        author_type=author_type,
+        body=data.body,
+        body_html=data.body_html,
+        internal=data.internal,
+        attachments=_decode_attachments(data.attachments, limits),
+        channel_meta={},
+        triage=True,
+        reopen=True,
+    )
+
+
+def add_customer_message(
+    *,
+    session: Session,
+    ticket: Ticket,
+    body: str,
+    body_html: str | None,
+    attachments: Sequence[NewAttachment],
+    channel_meta: dict[str, Any],
+    actor: Principal,
+    triage: bool = True,
+    reopen: bool = True,
+) -> Message:
+    """Add a message a channel received from the ticket's customer (the ticket must not be closed).
+
+    ``reopen`` False leaves a solved ticket solved (an out-of-office reply is no new question).
+    """
+    if ticket.status == Status.closed:
+        raise Conflict(f"ticket {ticket.id} is closed; open a new ticket instead", code="ticket_closed")
+    return _append(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        author_type=AuthorType.customer,
+        body=body,
+        body_html=body_html,
+        internal=False,
+        attachments=attachments,
+        channel_meta=channel_meta,
+        triage=triage,
+        reopen=reopen,
+    )
+
+
+def _append(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: Principal,
+    author_type: AuthorType,
+    body: str,
+    body_html: str | None,
+    internal: bool,
+    attachments: Sequence[NewAttachment],
+    channel_meta: dict[str, Any],
+    triage: bool,
+    reopen: bool,
+) -> Message:
     before = _snapshot(ticket)
     now = utcnow()
     message = _add_message(
@@ -321,20 +450,21 @@ def add_message(
         ticket=ticket,
         author_type=author_type,
         author_user_id=actor.id if actor.kind == "user" else None,
-        body=data.body,
-        body_html=data.body_html,
-        internal=data.internal,
-        attachments=data.attachments,
-        limits=limits,
+        body=body,
+        body_html=body_html,
+        internal=internal,
+        attachments=attachments,
         at=now,
+        channel_meta=channel_meta,
+        triage=triage,
     )
-    if author_type == AuthorType.customer and ticket.status in (
-        Status.pending,
-        Status.on_hold,
-        Status.solved,
+    if (
+        author_type == AuthorType.customer
+        and reopen
+        and ticket.status in (Status.pending, Status.on_hold, Status.solved)
     ):
         _set_status(ticket, Status.open)
-    elif author_type == AuthorType.agent and not data.internal:
+    elif author_type == AuthorType.agent and not internal:
         ticket.first_response_at = ticket.first_response_at or now
         if ticket.status == Status.new:
             ticket.status = Status.open
@@ -344,7 +474,7 @@ def add_message(
     audit.record(
         session=session,
         actor=actor,
-        action="note.added" if data.internal else "message.added",
+        action="note.added" if internal else "message.added",
         entity_type="message",
         entity_id=message.id,
         customer_id=ticket.customer_id,
@@ -365,22 +495,24 @@ def _add_message(
     body: str,
     body_html: str | None,
     internal: bool,
-    attachments: list[AttachmentIn],
-    limits: Limits,
+    attachments: Sequence[NewAttachment],
     at: Any,
+    channel_meta: dict[str, Any] | None = None,
+    triage: bool = True,
 ) -> Message:
     stored = []
-    for item, content in _decode_attachments(attachments, limits):
-        digest = hashlib.sha256(content).hexdigest()
+    for item in attachments:
+        digest = hashlib.sha256(item.content).hexdigest()
         if session.get(AttachmentBlob, digest) is None:
-            session.add(AttachmentBlob(sha256=digest, size=len(content), data=content))
+            session.add(AttachmentBlob(sha256=digest, size=len(item.content), data=item.content))
             session.flush()  # the blob row must exist before the attachment that points at it
         stored.append(
             Attachment(
-                filename=item.filename, content_type=item.content_type, size=len(content), sha256=digest
+                filename=item.filename, content_type=item.content_type, size=len(item.content), sha256=digest
             )
         )
-    needs_triage = author_type is AuthorType.customer and not internal
+    needs_triage = author_type is AuthorType.customer and not internal and triage
+    public_reply = author_type is AuthorType.agent and not internal
     message = Message(
         ticket_id=ticket.id,
         customer_id=ticket.customer_id,
@@ -390,9 +522,10 @@ def _add_message(
         internal=internal,
         body_text=body,
         body_html=sanitise_html(body_html) if body_html else None,
-        channel_meta={},
+        channel_meta=channel_meta or {},
         created_at=at,
         triaged_at=None if needs_triage else at,
+        delivery_state=DeliveryState.pending if public_reply else None,
         # Given here, before the first flush, so showing the new message needs no second read.
         attachments=stored,
     )
@@ -401,6 +534,8 @@ def _add_message(
     defer(session, INDEX_JOB, message_id=message.id)
     if needs_triage:
         defer(session, TRIAGE_JOB, message_id=message.id)
+    if public_reply:
+        defer(session, DELIVER_JOB, message_id=message.id)
     return message
 
 
@@ -418,7 +553,7 @@ def get_attachment(*, session: Session, principal: Principal, attachment_id: int
     return attachment, blob.data
 
 
-def _decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[tuple[AttachmentIn, bytes]]:
+def _decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAttachment]:
     if len(items) > limits.max_attachments:
         raise PayloadTooLarge(
             f"{len(items)} attachments; at most {limits.max_attachments} per message",
@@ -441,7 +576,7 @@ def _decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[tuple
                 code="attachment_too_large",
                 details={"index": position},
             )
-        decoded.append((item, content))
+        decoded.append(NewAttachment(filename=item.filename, content_type=item.content_type, content=content))
     return decoded
 
 
@@ -475,176 +610,3 @@ def _snapshot(ticket: Ticket) -> dict[str, Any]:
         "team_id": ticket.team_id,
         "tags": ticket.tag_names,
     }
-
-
-# -- for the search index ---------------------------------------------------------------------------------
-def unindexed_for_search(*, session: Session, first_id: int, limit: int) -> Sequence[Any]:
-    """Return rows (id, ticket_id, internal, body_text, subject) of messages waiting for the index:
-    ``first_id`` first, then the oldest others. ``subject`` is set only on a ticket's first message."""
-    earliest = (
-        select(func.min(Message.id)).where(Message.ticket_id == Ticket.id).correlate(Ticket).scalar_subquery()
-    )
-    query = (
-        select(
-            Message.id,
-            Message.ticket_id,
-            Message.internal,
-            Message.body_text,
-            case((Message.id == earliest, Ticket.subject), else_=None).label("subject"),
-        )
-        .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Message.indexed_at.is_(None))
-        .order_by((Message.id != first_id), Message.id)
-        .limit(limit)
-        # Two workers on PostgreSQL take disjoint batches; SQLite's write lock already serialises them.
-        .with_for_update(of=Message, skip_locked=True)
-    )
-    return session.execute(query).all()
-
-
-def mark_indexed(*, session: Session, message_ids: list[int], at: Any) -> None:
-    if message_ids:
-        session.execute(update(Message).where(Message.id.in_(message_ids)).values(indexed_at=at))
-
-
-def unindexed_message_ids(*, session: Session, limit: int) -> Sequence[int]:
-    """Return ids of messages the search index does not hold yet (for the sweep)."""
-    return session.scalars(
-        select(Message.id).where(Message.indexed_at.is_(None)).order_by(Message.id).limit(limit)
-    ).all()
-
-
-def customer_messages(
-    *, session: Session, customer_id: int, before: tuple[Any, int] | None, limit: int, include_internal: bool
-) -> Sequence[Message]:
-    """Return the customer's messages across all tickets, newest first, older than ``before``."""
-    query = select(Message).where(Message.customer_id == customer_id)
-    if not include_internal:
-        query = query.where(Message.internal.is_(False))
-    if before is not None:
-        at, message_id = before
-        query = query.where(
-            (Message.created_at < at) | and_(Message.created_at == at, Message.id < message_id)
-        )
-    return session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
-
-
-# -- for triage -------------------------------------------------------------------------------------------
-OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
-CHAT_MERGE_LINES = 10
-CHAT_MERGE_WINDOW = dt.timedelta(minutes=30)
-
-
-def untriaged_for_triage(*, session: Session, first_id: int, limit: int) -> Sequence[Message]:
-    """Return customer messages waiting for triage, ``first_id`` first, then the oldest others (read
-    without locking: the models run on them before anything is written)."""
-    query = (
-        select(Message)
-        .where(Message.triaged_at.is_(None))
-        .order_by((Message.id != first_id), Message.id)
-        .limit(limit)
-    )
-    return session.scalars(query).all()
-
-
-def mark_triaged(*, session: Session, message_ids: list[int], at: Any) -> None:
-    if message_ids:
-        session.execute(update(Message).where(Message.id.in_(message_ids)).values(triaged_at=at))
-
-
-def still_untriaged(*, session: Session, message_ids: list[int]) -> Sequence[int]:
-    """Return which of ``message_ids`` still wait for triage, locked until the caller commits (a second
-    worker that triaged the same message waits here, then finds it done)."""
-    if not message_ids:
-        return []
-    return session.scalars(
-        select(Message.id)
-        .where(Message.id.in_(message_ids), Message.triaged_at.is_(None))
-        .order_by(Message.id)
-        .with_for_update()
-    ).all()
-
-
-def untriaged_message_ids(*, session: Session, limit: int) -> Sequence[int]:
-    """Return ids of customer messages triage has not done yet (for the sweep)."""
-    return session.scalars(
-        select(Message.id).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
-    ).all()
-
-
-def chat_lines_before(*, session: Session, message: Message) -> list[str]:
-    """Return the customer's chat lines sent just before ``message`` in its ticket, with no agent reply in
-    between and within CHAT_MERGE_WINDOW: the start of what ``message`` continues."""
-    rows = session.execute(
-        select(Message.author_type, Message.internal, Message.body_text, Message.created_at)
-        .where(Message.ticket_id == message.ticket_id, Message.id < message.id)
-        .order_by(Message.id.desc())
-        .limit(CHAT_MERGE_LINES * 2)
-    ).all()
-    lines: list[str] = []
-    last = message.created_at
-    for author_type, internal, body, created_at in rows:
-        if internal:
-            continue
-        if author_type is not AuthorType.customer or last - created_at > CHAT_MERGE_WINDOW:
-            break
-        lines.append(body)
-        last = created_at
-        if len(lines) == CHAT_MERGE_LINES:
-            break
-    return list(reversed(lines))
-
-
-def open_tickets_of(
-    *, session: Session, customer_id: int, before: dt.datetime, limit: int = 5
-) -> Sequence[Any]:
-    """Return (id, subject, status) of the customer's unresolved tickets opened before ``before``, newest
-    first."""
-    return session.execute(
-        select(Ticket.id, Ticket.subject, Ticket.status)
-        .where(
-            Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES), Ticket.created_at <= before
-        )
-        .order_by(Ticket.id.desc())
-        .limit(limit)
-    ).all()
-
-
-def tickets_since(*, session: Session, customer_id: int, since: dt.datetime, until: dt.datetime) -> int:
-    """Return how many tickets the customer opened between ``since`` and ``until``."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.customer_id == customer_id, Ticket.created_at >= since, Ticket.created_at <= until)
-        )
-        or 0
-    )
-
-
-def waiting_since(*, session: Session, message: Message) -> dt.datetime:
-    """Return when the customer started waiting: their first message after the last public agent reply."""
-    last_reply = session.scalar(
-        select(func.max(Message.id)).where(
-            Message.ticket_id == message.ticket_id,
-            Message.id < message.id,
-            Message.author_type == AuthorType.agent,
-            Message.internal.is_(False),
-        )
-    )
-    first_unanswered = session.scalar(
-        select(func.min(Message.created_at)).where(
-            Message.ticket_id == message.ticket_id,
-            Message.id > (last_reply or 0),
-            Message.author_type == AuthorType.customer,
-        )
-    )
-    return first_unanswered or message.created_at
-
-
-def ticket_of_message(*, session: Session, message_id: int) -> int:
-    """Return the ticket id of ``message_id``; NotFound if there is no such message."""
-    ticket_id = session.scalar(select(Message.ticket_id).where(Message.id == message_id))
-    if ticket_id is None:
-        raise NotFound(f"Message {message_id} does not exist.", code="message_not_found")
-    return ticket_id

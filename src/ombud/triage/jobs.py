@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ombud.storage.db import Database
 from ombud.storage.queue import JobQueue, SweepSource, defer
+from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.triage import service as triage
 from ombud.triage.engine import Triage
@@ -33,5 +34,5 @@ def register(queue: JobQueue, engine: Triage, database: Database) -> None:
         TRIAGE_MESSAGE, functools.partial(triage_message, engine=engine, database=database), coalesce=True
     )
     queue.register_sweep(
-        SweepSource(job=TRIAGE_MESSAGE, id_arg="message_id", find=tickets.untriaged_message_ids)
+        SweepSource(job=TRIAGE_MESSAGE, id_arg="message_id", find=feeds.untriaged_message_ids)
     )

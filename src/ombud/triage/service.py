@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.errors import Forbidden, InvalidInput, NotFound
 from ombud.storage.base import utcnow
+from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.triage import entities, text
 from ombud.triage.classifier import TextClassifier
@@ -62,16 +63,16 @@ def context_for(*, session: Session, message: Any, catalogue: list[str]) -> Cont
             MessageTriage.ticket_id != message.ticket_id,
         )
     ).all()
-    waiting = at - tickets.waiting_since(session=session, message=message)
+    waiting = at - feeds.waiting_since(session=session, message=message)
     return Context(
         channel=str(message.channel),
         ticket_id=message.ticket_id,
-        contacts_30d=tickets.tickets_since(
+        contacts_30d=feeds.tickets_since(
             session=session, customer_id=message.customer_id, since=since, until=at
         ),
         open_tickets=[
             OpenTicket(id=row.id, subject=row.subject, status=str(row.status))
-            for row in tickets.open_tickets_of(session=session, customer_id=message.customer_id, before=at)
+            for row in feeds.open_tickets_of(session=session, customer_id=message.customer_id, before=at)
         ],
         recent_intents=[(ticket_id, label) for ticket_id, labels in recent for label in labels],
         waiting_minutes=max(0, int(waiting.total_seconds() // 60)),
@@ -85,7 +86,7 @@ def text_of(*, session: Session, message: Any) -> tuple[str, int]:
     body = (text.strip_quoted(raw) or raw)[: text.MAX_CHARS]
     if str(message.channel) != "chat":
         return body, 0
-    earlier = tickets.chat_lines_before(session=session, message=message)
+    earlier = feeds.chat_lines_before(session=session, message=message)
     return (text.merge_chat_lines([*earlier, body]), len(earlier)) if earlier else (body, 0)
 
 
@@ -101,7 +102,7 @@ class Prepared:
 
 def prepare_batch(*, session: Session, engine: Triage, first_id: int, limit: int) -> list[Prepared]:
     """Triage up to ``limit`` waiting messages (``first_id`` first) in one pipeline call; store nothing."""
-    messages = tickets.untriaged_for_triage(session=session, first_id=first_id, limit=limit)
+    messages = feeds.untriaged_for_triage(session=session, first_id=first_id, limit=limit)
     if not messages:
         return []
     sync_intent_model(session=session, models=engine.models)
@@ -143,12 +144,12 @@ def _analyze(engine: Triage, items: list[tuple[str, Context]], messages: Sequenc
 
 def save_batch(*, session: Session, prepared: Sequence[Prepared]) -> int:
     """Store the results of messages still waiting for triage; return how many were stored."""
-    waiting = set(tickets.still_untriaged(session=session, message_ids=[p.message_id for p in prepared]))
+    waiting = set(feeds.still_untriaged(session=session, message_ids=[p.message_id for p in prepared]))
     done = [p for p in prepared if p.message_id in waiting]
     for item in done:
         if item.result is not None:
             store(session=session, item=item)
-    tickets.mark_triaged(session=session, message_ids=[p.message_id for p in done], at=utcnow())
+    feeds.mark_triaged(session=session, message_ids=[p.message_id for p in done], at=utcnow())
     return len(done)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ombud.errors import NotFound
+from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.triage import service as triage
 from ombud.triage.schemas import Catalogue, CorrectionCreate, CorrectionPublic, TriageRequest, TriageResult
@@ -30,7 +31,7 @@ def analyze(
 def message_triage(message_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> Any:
     """The stored triage of a customer message (404 until the background job has done it)."""
     triage.access_triage(principal=principal)
-    ticket_id = tickets.ticket_of_message(session=session, message_id=message_id)
+    ticket_id = feeds.ticket_of_message(session=session, message_id=message_id)
     tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
     result = triage.results_for(session=session, message_ids=[message_id]).get(message_id)
     if result is None:
