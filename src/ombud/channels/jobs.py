@@ -31,11 +31,9 @@ def deliver_message(*, session: Session, channels: Channels, database: Database,
         plan = channels_service.plan_delivery(
             session=reader, channels=channels, message_id=message_id, now=now
         )
-        found = feeds.reply_to_deliver(session=reader, message_id=message_id) if plan else None
-        ticket_channel = found[1].channel.value if found else ""
     if plan is None:
         return
-    state, error = channels_service.send_planned(channels=channels, plan=plan, ticket_channel=ticket_channel)
+    state, error = channels_service.send_planned(channels=channels, plan=plan)
     if feeds.reply_to_deliver(session=session, message_id=message_id) is None:
         return  # another worker finished it meanwhile
     retry_in = channels_service.record_delivery(

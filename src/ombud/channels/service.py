@@ -230,6 +230,7 @@ class Plan:
     message_id: int
     ticket_id: int
     customer_id: int
+    ticket_channel: str
     channel: str
     outbound: Outbound | None = None
     final: DeliveryState | None = None
@@ -253,6 +254,7 @@ def plan_delivery(*, session: Session, channels: Channels, message_id: int, now:
         message_id=message_id,
         ticket_id=ticket.id,
         customer_id=ticket.customer_id,
+        ticket_channel=ticket.channel.value,
         channel=ticket.channel.value,
     )
     if adapter is None:
@@ -264,9 +266,9 @@ def plan_delivery(*, session: Session, channels: Channels, message_id: int, now:
     return replace(plan, channel=adapter.name, outbound=outbound, attempts=attempts)
 
 
-def send_planned(*, channels: Channels, plan: Plan, ticket_channel: str) -> tuple[DeliveryState, str]:
+def send_planned(*, channels: Channels, plan: Plan) -> tuple[DeliveryState, str]:
     """Send what ``plan`` holds (network only, no database); return the state to record and the error."""
-    adapter = channels.for_ticket_channel(ticket_channel)
+    adapter = channels.for_ticket_channel(plan.ticket_channel)
     if plan.outbound is None or adapter is None:
         return plan.final or DeliveryState.failed, plan.error
     try:

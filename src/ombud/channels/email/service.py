@@ -94,9 +94,8 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
         return Received(outcome="quarantined", quarantine_id=item.id, reason=code)
 
     ref = parsed.message_id or f"sha256:{digest}"
-    if channels.find_ref(session=session, channel=CHANNEL, ref=ref) is not None:
-        known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
-        assert known is not None
+    known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    if known is not None:
         return Received(outcome="duplicate", ticket_id=known.ticket_id, message_id=known.message_id)
     if parsed.bounce and not force:
         bounced = [
