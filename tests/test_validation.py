@@ -58,11 +58,19 @@ def test_search_terms_are_plain_words(value: str) -> None:
     [
         ("+44 (20) 7946-0958", "+442079460958"),
         ("0049 30 123456", "+4930123456"),
-        ("030 123 456", "030123456"),
+        ("+1 (415) 555-0132", "+14155550132"),
+        ("+49 (0)30 123456", "+4930123456"),
     ],
 )
-def test_phone_numbers_normalise(raw: str, clean: str) -> None:
+def test_phone_numbers_normalise_to_e164(raw: str, clean: str) -> None:
     assert normalise_phone(raw) == clean
+
+
+@pytest.mark.parametrize("raw", ["030 123 456", "+44 12", "+999 123 456 789", "+44 20 7946 0958 ext 3"])
+def test_phone_numbers_without_country_code_or_impossible_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        normalise_phone(raw)
+    assert error.value.code == "invalid_phone"
 
 
 def test_email_normalises_case_and_space() -> None:

@@ -7,10 +7,24 @@ lists them with their descriptions, so the description here is the documentation
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ImapMailbox(BaseModel):
+    """One IMAP mailbox ombud polls for customer email (an entry of OMBUD_IMAP_MAILBOXES)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$", description="Short unique name, e.g. support.")
+    host: str = Field(min_length=1)
+    port: int = Field(default=993, ge=1, le=65535)
+    username: str = Field(min_length=1)
+    password: str
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    folder: str = "INBOX"
+    poll_seconds: int = Field(default=60, ge=1, le=3600, description="Polling interval without IDLE.")
+    idle: bool = Field(default=True, description="Wait with IMAP IDLE when the server offers it.")
 
 
 class Settings(BaseSettings):
@@ -79,6 +93,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages one customer may send in 10 minutes; more are quarantined, not lost.",
     )
+    imap_mailboxes: list[ImapMailbox] = Field(
+        default_factory=list,
+        description="IMAP mailboxes `ombud serve` polls, as a JSON list: "
+        '[{"name": "support", "host": "imap.example.com", "username": "support@example.com", '
+        '"password": "...", "security": "ssl", "folder": "INBOX"}]. Each is read with IDLE where the '
+        "server offers it, else every poll_seconds.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
 
     @field_validator("log_level")
@@ -97,6 +118,14 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port, for example mail.example.com:587")
         return value.strip()
+
+    @field_validator("imap_mailboxes")
+    @classmethod
+    def _unique_mailboxes(cls, value: list[ImapMailbox]) -> list[ImapMailbox]:
+        names = [mailbox.name for mailbox in value]
+        if len(set(names)) != len(names):
+            raise ValueError("every mailbox needs its own name")
+        return value
 
     @property
     def effective_database_url(self) -> str:
@@ -121,5 +150,9 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             value = f"(default) {settings.effective_database_url}"
         elif name == "queue_url" and value is None:
             value = f"(default) {settings.effective_queue_url}"
+        elif "password" in name and value:
+            value = "(set)"
+        elif name == "imap_mailboxes":
+            value = [mailbox.model_dump(exclude={"password"}) for mailbox in value]
         rows.append((f"OMBUD_{name.upper()}", field.description or "", str(value)))
     return rows

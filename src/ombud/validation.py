@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import phonenumbers
 from pydantic import AfterValidator, StringConstraints
 
 from ombud.errors import InvalidInput
@@ -62,17 +63,30 @@ def normalise_email(value: str) -> str:
 
 
 def normalise_phone(value: str) -> str:
-    """Return the number as '+' and digits (or digits alone when no country code was given)."""
+    """Return the number in E.164 ("+442079460958"): one customer however the number was written.
+
+    The number must carry its country code (+44 or 0044): without it, "030 123456" could be in any
+    country, and guessing would join two strangers' timelines.
+    """
     compact = _PHONE_NOISE.sub("", value.strip())
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    digits = compact[1:] if compact.startswith("+") else compact
-    if not digits.isdigit() or not 5 <= len(digits) <= 17 or not digits.isascii():
+    if not compact.startswith("+") or not compact[1:].isdigit() or not compact.isascii():
         raise InvalidInput(
-            f"{value!r} is not a phone number: use digits, optionally starting with + and a country code",
+            f"{value!r} is not an international phone number: write it with + and the country code, "
+            "for example +44 20 7946 0958",
             code="invalid_phone",
         )
-    return compact
+    try:
+        number = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise InvalidInput(
+            f"{value!r} is not a possible phone number: check the country code and the digits",
+            code="invalid_phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_handle(value: str) -> str:

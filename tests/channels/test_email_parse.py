@@ -108,3 +108,36 @@ def test_html_only_email_is_sanitised_and_read(tmp_path: Path) -> None:
 def test_cli_parse_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["email", "parse", str(tmp_path / "nope.eml")])
     assert result.exit_code != 0 and "cannot read" in result.output
+
+
+def test_answers_below_or_between_a_quote_are_new_text() -> None:
+    bottom = "On 3 Jun 2024, Support wrote:\n> Replacement or refund?\n\nA replacement.\n\n-- \nAnn\nACME"
+    assert split_reply(bottom).new_text == "A replacement."
+    interleaved = (
+        "On Mon, Jun 03, 2024 at 10:12:00AM +0200, Support wrote:\n> Which version?\n\nIt says 4.1.\n\n"
+        "> Every time?\nYes.\n\n> Regards,\n> Support\n\nPlease fix it.\n\n-- \nAnn\nKey: 4E2A 9C71"
+    )
+    assert split_reply(interleaved).new_text == "It says 4.1.\n\nYes.\n\nPlease fix it."
+    # A quote header over history that is not ">"-quoted (Yahoo) still ends the new text.
+    yahoo = "Cancel it.\n\n    On Monday, June 3, 2024, Support <s@x.example> wrote:\n\n Hello,\n Old text."
+    assert split_reply(yahoo).new_text == "Cancel it."
+
+
+def test_signature_lines_and_pgp_dash_escapes() -> None:
+    windows = (
+        "Any news?\n\nPeter\n\nSent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows"
+    )
+    assert split_reply(windows).new_text == "Any news?\n\nPeter"
+    assert split_reply("Any news?\n\nVon Mail für Windows gesendet").new_text == "Any news?"
+    signed = (
+        "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nDelete my account.\n\n- -- \nAnn\n"
+        "OpenPGP: https://keys.openpgp.org/x\n"
+        "-----BEGIN PGP SIGNATURE-----\n\nabc=\n-----END PGP SIGNATURE-----"
+    )
+    assert split_reply(signed).new_text == "Delete my account."
+
+
+def test_html_pre_keeps_its_line_breaks() -> None:
+    html = "<p>A replacement please.</p><pre>-- \nOliver Grant\nhttps://club.example</pre>"
+    assert html_to_text(html) == "A replacement please.\n\n--\nOliver Grant\nhttps://club.example"
+    assert split_reply(html_to_text(html)).new_text == "A replacement please."

@@ -31,6 +31,10 @@ class Principal:
         return self.kind == "system" or (self.kind == "user" and self.role in STAFF_ROLES)
 
     @property
+    def is_admin(self) -> bool:
+        return self.kind == "system" or (self.kind == "user" and self.role == Role.admin)
+
+    @property
     def can_serve(self) -> bool:
         """Return whether this caller may reply to customers and change tickets."""
         return self.kind == "system" or (self.kind == "user" and self.role in SERVICE_ROLES)

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ombud.storage.base import Base, Id, UTCDateTime, utcnow
+from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -119,3 +132,104 @@ class Quarantined(Base):
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailboxCursor(Base):
+    """How far IMAP polling has read one mailbox: the folder's UIDVALIDITY and the last UID taken in.
+
+    A changed UIDVALIDITY means the server renumbered the folder: polling starts over from the first UID
+    and the Message-ID check keeps what was taken in already from coming in twice.
+    """
+
+    __tablename__ = "mailbox_cursors"
+
+    mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SocialEndpoint(Base):
+    """One social or messaging platform connected through the signed webhook.
+
+    The platform (or the bridge in front of it) signs every request with ``secret``; replies go to
+    ``callback_url``, signed the same way. Handles are kept per endpoint ("@jane" on two platforms may be
+    two people).
+    """
+
+    __tablename__ = "social_endpoints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    secret: Mapped[str] = mapped_column(String(128))
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallDirection(enum.StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class CallOutcome(enum.StrEnum):
+    answered = "answered"
+    missed = "missed"
+    voicemail = "voicemail"
+    abandoned = "abandoned"
+    busy = "busy"
+    failed = "failed"
+
+
+class Call(Base):
+    """A phone call: who called whom, when, how it ended, and the transcript as speaker-labelled turns.
+
+    The customer's turns are the body of ``message_id`` (so triage reads what the customer said); the
+    whole transcript stays here.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    message_id: Mapped[int] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection))
+    caller: Mapped[str] = mapped_column(String(32))
+    callee: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome))
+    agent_user_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    recording_ref: Mapped[str | None] = mapped_column(String(2000))
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatVisitor(Base):
+    """A browser that opened the chat widget: its secret token (kept as a digest), its customer, its
+    current conversation, and whether the conversation goes on by email (nobody was there to answer)."""
+
+    __tablename__ = "chat_visitors"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id", ondelete="SET NULL"))
+    by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateHit(Base):
+    """One use of something rate-limited (a web form post from one address), for a sliding window that
+    holds across processes."""
+
+    __tablename__ = "rate_hits"
+    __table_args__ = (Index("ix_rate_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,11 +7,12 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ombud.accounts.schemas import Principal
+from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
 from ombud.channels.models import (
     ChannelRef,
@@ -27,8 +28,9 @@ from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.storage.base import utcnow
 from ombud.storage.queue import defer
 from ombud.tickets import feeds
-from ombud.tickets.models import DeliveryState
-from ombud.tickets.service import DELIVER_JOB
+from ombud.tickets import service as tickets
+from ombud.tickets.models import Channel, DeliveryState, Message, Status, Ticket
+from ombud.tickets.service import DELIVER_JOB, NewAttachment
 
 MAX_REF_CHARS = 255
 FLOOD_WINDOW = dt.timedelta(minutes=10)
@@ -131,6 +133,55 @@ def inbound_count_since(*, session: Session, customer_id: int, since: dt.datetim
     )
 
 
+# -- inbound --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Incoming:
+    """A customer message a channel received, ready to store: what it says and how it was sent."""
+
+    customer_id: int
+    channel: Channel
+    subject: str
+    body: str
+    channel_meta: dict[str, Any]
+    body_html: str | None = None
+    attachments: Sequence[NewAttachment] = ()
+    triage: bool = True
+    reopen: bool = True
+
+
+def take_in(*, session: Session, ticket: Ticket | None, incoming: Incoming) -> tuple[str, Ticket, Message]:
+    """Add ``incoming`` to ``ticket`` (the conversation it continues), or open a ticket when there is none,
+    or a follow-up when that ticket is closed. Return (outcome, ticket, message); outcome is "threaded",
+    "created" or "follow_up"."""
+    if ticket is not None and ticket.status is not Status.closed:
+        message = tickets.add_customer_message(
+            session=session,
+            ticket=ticket,
+            body=incoming.body,
+            body_html=incoming.body_html,
+            attachments=incoming.attachments,
+            channel_meta=incoming.channel_meta,
+            actor=SYSTEM,
+            triage=incoming.triage,
+            reopen=incoming.reopen,
+        )
+        return "threaded", ticket, message
+    opened, message = tickets.open_ticket(
+        session=session,
+        customer_id=incoming.customer_id,
+        subject=incoming.subject,
+        channel=incoming.channel,
+        body=incoming.body,
+        body_html=incoming.body_html,
+        attachments=incoming.attachments,
+        channel_meta=incoming.channel_meta,
+        actor=SYSTEM,
+        follow_up_of_id=ticket.id if ticket is not None else None,
+        triage=incoming.triage,
+    )
+    return ("created" if ticket is None else "follow_up"), opened, message
+
+
 # -- quarantine -------------------------------------------------------------------------------------------
 def quarantine(
     *,
@@ -160,7 +211,7 @@ def quarantine(
 
 
 def _check_admin(principal: Principal) -> None:
-    if not (principal.kind == "system" or (principal.kind == "user" and principal.role == "admin")):
+    if not principal.is_admin:
         raise Forbidden("only admins may see and act on the quarantine", code="role_forbidden")
 
 

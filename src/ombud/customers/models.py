@@ -38,6 +38,8 @@ class Customer(Base):
     )
     preferences: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Set when an admin merged this customer into another; undoing the merge clears it.
+    merged_into_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -59,3 +61,18 @@ class Identity(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class CustomerMerge(Base):
+    """An admin's merge of ``source_id`` into ``target_id``: the rows it moved, by table, so that undoing it
+    moves exactly those back."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    target_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    moved: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    merged_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -62,8 +62,28 @@ class CustomerPublic(BaseModel):
     preferences: dict[str, Any]
     notes: str
     identities: list[IdentityPublic]
+    merged_into_id: int | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: int = Field(ge=1, le=2**62, description="The customer to merge into this one.")
+
+
+class MergePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    target_id: int
+    source_id: int
+    moved: dict[str, Any] = Field(
+        description="rows: the ids moved, by table; filled: target fields taken over"
+    )
+    merged_by_id: int | None
+    created_at: dt.datetime
+    undone_at: dt.datetime | None
 
 
 class CustomerUpdate(BaseModel):

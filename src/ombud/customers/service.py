@@ -12,7 +12,7 @@ from ombud.accounts.schemas import Principal
 from ombud.audit import service as audit
 from ombud.customers.models import Customer, Identity, IdentityKind, Organisation
 from ombud.customers.schemas import CustomerRef, CustomerUpdate
-from ombud.errors import Forbidden, NotFound
+from ombud.errors import Conflict, Forbidden, NotFound
 from ombud.validation import normalise_email, normalise_handle, normalise_phone, normalise_visitor
 
 _NORMALISERS: dict[IdentityKind, Callable[[str], str]] = {
@@ -145,4 +145,30 @@ def identity_values(*, session: Session, customer_id: int, kind: str) -> list[st
             .where(Identity.customer_id == customer_id, Identity.kind == IdentityKind(kind))
             .order_by(Identity.id)
         )
+    )
+
+
+def identity_owner(*, session: Session, kind: IdentityKind, value: str) -> int | None:
+    """Return the id of the customer ``value`` (normalised here) identifies, or None."""
+    clean = normalise_identity(kind, value)
+    return session.scalar(select(Identity.customer_id).where(Identity.kind == kind, Identity.value == clean))
+
+
+def claim_identity(
+    *, session: Session, customer_id: int, kind: IdentityKind, value: str, actor: Principal
+) -> None:
+    """Give the customer the identity ``value`` if nobody has it; Conflict if another customer has it."""
+    owner = identity_owner(session=session, kind=kind, value=value)
+    if owner == customer_id:
+        return
+    if owner is not None:
+        raise Conflict(
+            f"{kind.value} {value!r} belongs to customer {owner}; merge the two customers first",
+            code="identity_taken",
+        )
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}", code="customer_not_found")
+    _add_identity(
+        session=session, customer=customer, kind=kind, value=normalise_identity(kind, value), actor=actor
     )

@@ -16,7 +16,7 @@ from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
 from ombud.web import errors, pages
-from ombud.web.api import channels, customers, misc, tickets, triage
+from ombud.web.api import calls, channels, customers, misc, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,10 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(misc.router)
     api.include_router(tickets.router)
     api.include_router(customers.router)
+    api.include_router(customers.merge_router)
     api.include_router(triage.router)
     api.include_router(channels.router)
+    api.include_router(calls.router)
     app.include_router(api)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -3,8 +3,14 @@ signature or the "Sent from my iPhone" line, for the common mail clients in seve
 
 Every client marks the start of the history differently: a header line ("On ... wrote:", "Am ...
 schrieb ...:", "Le ... a écrit :"), a block of "From: / Sent:" lines (Outlook), a separator ("-----Original
-Message-----", "---------- Forwarded message ---------"), or "> " before every line. The first of these
-ends the new text. Mail clients wrap a long header line, so up to three lines are read together.
+Message-----", "---------- Forwarded message ---------"), or "> " before every line. Mail clients wrap a
+long header line, so up to three lines are read together.
+
+History that is not ">"-quoted (Outlook, Yahoo, AOL, forwards) runs to the end of the message, so its
+first marker ends the new text. A ">"-quoted history need not: Thunderbird and Mutt users answer below
+the quote (bottom-posting) or between its lines (interleaved answers). So every line outside the quote
+counts as new text, wherever it sits, except the header line that introduces a quote and the signature
+of each answer.
 """
 
 from __future__ import annotations
@@ -44,16 +50,22 @@ _SIGNATURE = re.compile(
     r"--\s?"
     r"|(?:Sent|Envoyé|Enviado|Inviato|Verzonden|Skickat|Sendt|Gesendet)\s+(?:from|de|desde|da|vanaf|met|från|fra|von)"
     r"\s+(?:my|mon|ma|mi|meinem|mijn|min)?\s*\S.{0,60}"
-    r"|Von\s+meinem\s+\S.{0,40}\s+gesendet\.?"
+    r"|Von\s+(?:meinem\s+)?\S.{0,40}\s+gesendet\.?"
     r"|Get\s+Outlook\s+for\s+\S+.{0,20}"
     r"|Sent\s+(?:with|via|using)\s+\S.{0,40}",
     re.IGNORECASE,
 )
+# How text/plain renders a link: "Mail<https://go.microsoft.com/fwlink/?LinkId=550986>".
+_LINK_TARGET = re.compile(r"<(?:https?|mailto):[^<>\s]{1,2000}>", re.IGNORECASE)
 _QUOTED_LINE = re.compile(r"\s*>")
-_PGP_BEGIN = re.compile(r"-----BEGIN PGP SIGNED MESSAGE-----\s*\n(?:Hash:[^\n]*\n)*\s*")
+# A quote header is followed by the quote it introduces within this many lines (blank lines between).
+_QUOTE_LOOKAHEAD = 3
+_PGP_BEGIN = re.compile(r"-----BEGIN PGP SIGNED MESSAGE-----[ \t]*\n(?:Hash:[^\n]*\n)*\s*")
 _PGP_SIGNATURE = re.compile(
     r"\n?-----BEGIN PGP SIGNATURE-----.*?(?:-----END PGP SIGNATURE-----|\Z)", re.DOTALL
 )
+# OpenPGP cleartext signatures escape every signed line that starts with a dash as "- -..." (RFC 4880 7.1).
+_DASH_ESCAPE = re.compile(r"^- ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,17 +80,31 @@ class Split:
 def split_reply(text: str) -> Split:
     """Return the text the sender wrote this time, and the quoted history or forwarded message below it.
 
-    A forward with nothing written above it gives the forwarded message as the new text: that message is
-    what the customer wants help with.
+    Lines outside a ">"-quote are new text wherever they sit, so answers written below the quote or
+    between its lines are kept. A forward with nothing written above it gives the forwarded message as
+    the new text: that message is what the customer wants help with.
     """
     text = _unsign_pgp(text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = text.split("\n")
     cut, forwarded = _history_start(lines)
-    new_lines = lines[:cut]
-    history = "\n".join(lines[cut:]).strip()
-    new_lines = _without_signature(new_lines)
-    new_text = "\n".join(line for line in new_lines if not _QUOTED_LINE.match(line))
-    new_text = _tidy(new_text)
+    answers: list[list[str]] = [[]]
+    history_from = cut
+    index = 0
+    while index < cut:
+        line = lines[index]
+        span = 1 if _QUOTED_LINE.match(line) else _quote_header_span(lines, index)
+        if span:
+            history_from = min(history_from, index)
+            if answers[-1]:
+                answers.append([])
+            index += span
+            continue
+        answers[-1].append(line)
+        index += 1
+    # Each answer between two quotes may end in its own signature; the last one usually does.
+    new_lines = [line for answer in answers for line in [*_without_signature(answer), ""]]
+    new_text = _tidy("\n".join(new_lines))
+    history = "\n".join(lines[history_from:]).strip()
     if not new_text and forwarded:
         body = _forwarded_body(lines[cut + 1 :])
         return Split(new_text=_tidy("\n".join(body)), history=history, forwarded=True)
@@ -86,11 +112,12 @@ def split_reply(text: str) -> Split:
 
 
 def _history_start(lines: list[str]) -> tuple[int, bool]:
-    """Return the index of the first line of the quoted history (len(lines) if none) and whether it is a
-    forwarded message."""
+    """Return the index of the first line of a history that runs to the end of the message (len(lines) if
+    none) and whether it is a forwarded message. A quote header followed by a ">"-quote is not such a
+    start: answers can follow that quote."""
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if not stripped:
+        if not stripped or _QUOTED_LINE.match(line):
             continue
         if _SEPARATOR.fullmatch(stripped):
             if stripped.startswith("_") and not _outlook_block(lines, index + 1):
@@ -98,15 +125,35 @@ def _history_start(lines: list[str]) -> tuple[int, bool]:
             return index, bool(_FORWARD.search(stripped))
         if _outlook_block(lines, index):
             return index, False
-        for span in (1, 2, 3):
-            candidate = " ".join(part.strip() for part in lines[index : index + span])
-            if len(candidate) > MAX_HEADER_CHARS:
-                break
-            if _WROTE.fullmatch(candidate):
-                return index, False
-        if _QUOTED_LINE.match(line) and _rest_is_quoted(lines, index):
+        span = _header_span(lines, index)
+        if span and not _quote_follows(lines, index + span):
             return index, False
     return len(lines), False
+
+
+def _header_span(lines: list[str], index: int) -> int:
+    """Return how many lines (1 to 3) the "On ... wrote:" header starting at ``index`` spans, 0 if none."""
+    for span in (1, 2, 3):
+        candidate = " ".join(part.strip() for part in lines[index : index + span])
+        if len(candidate) > MAX_HEADER_CHARS:
+            break
+        if _WROTE.fullmatch(candidate):
+            return span
+    return 0
+
+
+def _quote_header_span(lines: list[str], index: int) -> int:
+    """Return how many lines the header introducing a ">"-quote at ``index`` spans, 0 if none is there."""
+    span = _header_span(lines, index)
+    return span if span and _quote_follows(lines, index + span) else 0
+
+
+def _quote_follows(lines: list[str], index: int) -> bool:
+    """Return whether the first non-blank line from ``index`` on (within a few lines) is ">"-quoted."""
+    for line in lines[index : index + _QUOTE_LOOKAHEAD]:
+        if line.strip():
+            return bool(_QUOTED_LINE.match(line))
+    return False
 
 
 def _outlook_block(lines: list[str], index: int) -> bool:
@@ -119,15 +166,13 @@ def _outlook_block(lines: list[str], index: int) -> bool:
     return any(len(line) <= MAX_HEADER_CHARS and _SENT_LINE.fullmatch(line) for line in following)
 
 
-def _rest_is_quoted(lines: list[str], index: int) -> bool:
-    """Return whether every non-blank line from ``index`` on is quoted (a bottom-quoted reply)."""
-    return all(not line.strip() or _QUOTED_LINE.match(line) for line in lines[index:])
-
-
 def _without_signature(lines: list[str]) -> list[str]:
     """Drop the signature: from the last "-- " line or "Sent from my ..." line to the end."""
     for index in range(len(lines) - 1, -1, -1):
-        stripped = lines[index].strip()
+        if len(lines[index]) > MAX_HEADER_CHARS:
+            continue
+        # "Sent from Mail<https://...> for Windows": the link target is not part of what the line says.
+        stripped = _LINK_TARGET.sub("", lines[index]).strip()
         if len(stripped) <= 120 and _SIGNATURE.fullmatch(stripped):
             # A "-- " far from the end is a sentence dash run, not a signature: allow a dozen lines after.
             if stripped.startswith("--") and len(lines) - index > 12:
@@ -147,9 +192,12 @@ def _forwarded_body(lines: list[str]) -> list[str]:
 
 
 def _unsign_pgp(text: str) -> str:
-    if "-----BEGIN PGP SIGNED MESSAGE-----" not in text:
+    """Return ``text`` without the armour of an OpenPGP cleartext signature, its dash escapes undone."""
+    begin = _PGP_BEGIN.search(text)
+    if begin is None:
         return text
-    return _PGP_SIGNATURE.sub("", _PGP_BEGIN.sub("", text, count=1))
+    signed = _DASH_ESCAPE.sub("", text[begin.end() :])
+    return text[: begin.start()] + _PGP_SIGNATURE.sub("", signed)
 
 
 def _tidy(text: str) -> str:
@@ -172,7 +220,8 @@ _VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "col", "area
 
 
 class _TextExtractor(HTMLParser):
-    """HTML to plain text with line breaks where blocks end and "> " before blockquoted lines."""
+    """HTML to plain text with line breaks where blocks end and "> " before blockquoted lines. Inside
+    ``<pre>`` (Thunderbird's plain-text signature, pasted logs) the source's own line breaks are kept."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -180,6 +229,7 @@ class _TextExtractor(HTMLParser):
         self.current: list[str] = []
         self.quote_depth = 0
         self.skip_depth = 0
+        self.pre_depth = 0
 
     def _break(self) -> None:
         text = " ".join("".join(self.current).split())
@@ -194,6 +244,8 @@ class _TextExtractor(HTMLParser):
             self.quote_depth += 1
         elif tag in _BLOCK_TAGS:
             self._break()
+            if tag == "pre":
+                self.pre_depth += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
@@ -203,10 +255,20 @@ class _TextExtractor(HTMLParser):
             self.quote_depth = max(0, self.quote_depth - 1)
         elif tag in _BLOCK_TAGS and tag not in _VOID_TAGS:
             self._break()
+            if tag == "pre":
+                self.pre_depth = max(0, self.pre_depth - 1)
 
     def handle_data(self, data: str) -> None:
-        if not self.skip_depth:
+        if self.skip_depth:
+            return
+        if not self.pre_depth:
             self.current.append(data)
+            return
+        first, *rest = data.split("\n")
+        self.current.append(first)
+        for line in rest:
+            self._break()
+            self.current.append(line)
 
 
 def html_to_text(html: str) -> str:

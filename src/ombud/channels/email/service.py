@@ -23,8 +23,7 @@ from ombud.customers.schemas import CustomerRef
 from ombud.errors import Conflict, OmbudError
 from ombud.storage.base import utcnow
 from ombud.tickets import feeds
-from ombud.tickets import service as tickets
-from ombud.tickets.models import Channel, Status, Ticket
+from ombud.tickets.models import Channel, Ticket
 from ombud.tickets.service import NewAttachment
 
 CHANNEL = "email"
@@ -179,36 +178,22 @@ def _store(
     if dropped:
         meta["dropped_attachments"] = dropped
     triage = bool(body.strip()) and not parsed.auto_reply
-    ticket = _thread(session=session, parsed=parsed, customer_id=customer_id)
-    outcome = "threaded"
-    if ticket is None or ticket.status is Status.closed:
-        outcome = "created" if ticket is None else "follow_up"
-        ticket, message = tickets.open_ticket(
-            session=session,
+    outcome, ticket, message = channels.take_in(
+        session=session,
+        ticket=_thread(session=session, parsed=parsed, customer_id=customer_id),
+        incoming=channels.Incoming(
             customer_id=customer_id,
-            subject=_REPLY_PREFIX.sub("", _TICKET_TOKEN.sub("", parsed.subject)).strip(),
             channel=Channel.email,
+            subject=_REPLY_PREFIX.sub("", _TICKET_TOKEN.sub("", parsed.subject)).strip(),
             body=body,
             body_html=parsed.html,
             attachments=kept,
             channel_meta=meta,
-            actor=SYSTEM,
-            follow_up_of_id=ticket.id if ticket is not None else None,
-            triage=triage,
-        )
-    else:
-        message = tickets.add_customer_message(
-            session=session,
-            ticket=ticket,
-            body=body,
-            body_html=parsed.html,
-            attachments=kept,
-            channel_meta=meta,
-            actor=SYSTEM,
             triage=triage,
             # An out-of-office answer to "is it solved now?" is no new question.
             reopen=not parsed.auto_reply,
-        )
+        ),
+    )
     channels.record_ref(
         session=session,
         channel=CHANNEL,

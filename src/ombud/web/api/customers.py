@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from ombud.customers import merge as merges
 from ombud.customers import service as customers
-from ombud.customers.schemas import CustomerPublic, CustomerUpdate, TimelinePage
+from ombud.customers.schemas import CustomerPublic, CustomerUpdate, MergePublic, MergeRequest, TimelinePage
 from ombud.customers.timeline import customer_timeline
 from ombud.errors import Forbidden
 from ombud.web.api.common import IdPath
 from ombud.web.deps import CurrentPrincipal, ReadSession, WriteSession
 
 router = APIRouter(prefix="/customers", tags=["customers"])
+merge_router = APIRouter(prefix="/customer-merges", tags=["customers"])
 
 
 @router.get("/{customer_id}", response_model=CustomerPublic)
@@ -53,3 +55,33 @@ def timeline(
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.post("/{customer_id}/merge", response_model=MergePublic, status_code=201)
+def merge_customer(
+    customer_id: IdPath, body: MergeRequest, session: WriteSession, principal: CurrentPrincipal
+) -> MergePublic:
+    """Merge customer ``source_id`` into this one (admins): its tickets, messages, identities and
+    timeline move here; the source is kept, marked merged, so the merge can be undone."""
+    merge = merges.merge_customers(
+        session=session, target_id=customer_id, source_id=body.source_id, actor=principal
+    )
+    session.commit()
+    return MergePublic.model_validate(merge)
+
+
+@router.get("/{customer_id}/merges", response_model=list[MergePublic])
+def customer_merges(
+    customer_id: IdPath, session: ReadSession, principal: CurrentPrincipal
+) -> list[MergePublic]:
+    """Merges into or out of this customer, newest first (admins)."""
+    rows = merges.list_merges(session=session, customer_id=customer_id, actor=principal)
+    return [MergePublic.model_validate(row) for row in rows]
+
+
+@merge_router.post("/{merge_id}/undo", response_model=MergePublic)
+def undo_merge(merge_id: IdPath, session: WriteSession, principal: CurrentPrincipal) -> MergePublic:
+    """Undo a merge (admins): the rows it moved go back to the source customer."""
+    merge = merges.undo_merge(session=session, merge_id=merge_id, actor=principal)
+    session.commit()
+    return MergePublic.model_validate(merge)
