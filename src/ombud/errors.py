@@ -7,6 +7,7 @@
     ├── NotFound            404     the thing does not exist (or is not visible to the caller)
     ├── Conflict            409     the request clashes with the current state (closed ticket, duplicate)
     ├── PayloadTooLarge     413     an attachment or body over the configured limit
+    ├── TooManyRequests     429     the caller sent too much too fast (details: retry_after seconds)
     └── ConfigurationError  --      a setting or the database is not usable; the CLI prints it and exits
 
 Every error carries a stable ``code`` (part of the API contract) and a message that says what to fix.
@@ -61,6 +62,11 @@ class Conflict(OmbudError):
 class PayloadTooLarge(OmbudError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(OmbudError):
+    status = 429
+    code = "rate_limited"
 
 
 class ConfigurationError(OmbudError):

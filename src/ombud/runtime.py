@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ombud.channels import jobs as channels_jobs
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import Channels
+from ombud.channels.social.service import SocialAdapter
 from ombud.search import jobs as search_jobs
 from ombud.settings import Settings
 from ombud.storage.db import Database
@@ -50,6 +51,7 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     adapter = EmailAdapter(email)
     channels.register("email", adapter)
     channels.register("web", adapter)  # a web form's customer gets the answer by email
+    channels.register("social", SocialAdapter())
     channels_jobs.register(queue, channels, database)
     return Runtime(
         settings=settings,

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages one customer may send in 10 minutes; more are quarantined, not lost.",
     )
+    form_rate_limit: int = Field(
+        default=5,
+        ge=1,
+        description="Web form submissions one client address may make in 10 minutes; more get 429.",
+    )
     imap_mailboxes: list[ImapMailbox] = Field(
         default_factory=list,
         description="IMAP mailboxes `ombud serve` polls, as a JSON list: "

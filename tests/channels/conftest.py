@@ -1,10 +1,102 @@
+"""Fixtures for the channel tests: a real Dovecot IMAP server, a real SMTP relay that keeps what it is
+given, and a runtime wired to that relay with the app and the cast."""
+
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
+import socket
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi.testclient import TestClient
 
+from ombud.channels.email.smtp import SmtpReceiver
+from ombud.runtime import Runtime, build_runtime
+from ombud.settings import Settings
+from ombud.web.app import create_app
 from tests.channels.dovecot import DovecotServer, require_dovecot
+from tests.conftest import Personas, make_people
+
+SUPPORT = "support@northwind.example"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Relay:
+    """A real SMTP server standing in for the company's relay: it keeps what it is given."""
+
+    port: int
+    received: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        message = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+        with self.lock:
+            self.received.append(message)  # type: ignore[arg-type]
+            self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    found = Relay(port=free_port())
+    loop = asyncio.new_event_loop()
+    controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
+    controller.start()
+    yield found
+    controller.stop()
+    loop.close()
+
+
+@pytest.fixture
+def mail_runtime(tmp_path: Path, database_url: str, relay: Relay) -> Iterator[Runtime]:
+    settings = Settings(
+        home=tmp_path,
+        database_url=database_url,
+        smtp_relay=f"127.0.0.1:{relay.port}",
+        email_address=SUPPORT,
+        email_name="Northwind Support",
+        email_flood_limit=6,
+        max_email_bytes=200_000,
+    )
+    built = build_runtime(settings, queue_url="memory://")
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def receiver(mail_runtime: Runtime) -> Iterator[SmtpReceiver]:
+    started = SmtpReceiver(
+        database=mail_runtime.database, config=mail_runtime.email, host="127.0.0.1", port=free_port()
+    )
+    started.start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def api(mail_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(mail_runtime), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def cast(mail_runtime: Runtime) -> Personas:
+    return make_people(mail_runtime)
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def create_ticket(
         body=data.body,
         body_html=data.body_html,
         internal=False,
-        attachments=_decode_attachments(data.attachments, limits),
+        attachments=decode_attachments(data.attachments, limits),
         at=now,
     )
     _record_created(session=session, actor=actor, ticket=ticket)
@@ -389,7 +389,7 @@ def add_message(
         body=data.body,
         body_html=data.body_html,
         internal=data.internal,
-        attachments=_decode_attachments(data.attachments, limits),
+        attachments=decode_attachments(data.attachments, limits),
         channel_meta={},
         triage=True,
         reopen=True,
@@ -553,7 +553,7 @@ def get_attachment(*, session: Session, principal: Principal, attachment_id: int
     return attachment, blob.data
 
 
-def _decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAttachment]:
+def decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAttachment]:
     if len(items) > limits.max_attachments:
         raise PayloadTooLarge(
             f"{len(items)} attachments; at most {limits.max_attachments} per message",

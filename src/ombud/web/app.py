@@ -16,7 +16,7 @@ from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
 from ombud.web import errors, pages
-from ombud.web.api import calls, channels, customers, misc, tickets, triage
+from ombud.web.api import calls, channels, customers, forms, misc, social, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(triage.router)
     api.include_router(channels.router)
     api.include_router(calls.router)
+    api.include_router(social.router)
+    api.include_router(forms.router)
     app.include_router(api)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -63,6 +63,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OmbudError)
     async def _ombud_error(request: Request, exc: OmbudError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 429 and isinstance(exc.details, dict) and "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         return error_response(request, exc.status, exc.code, exc.message, exc.details, headers)

@@ -1,0 +1,1 @@
+"""Social and messaging platforms: one signed webhook in, signed callbacks out, handles as identities."""
