@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ombud.channels import jobs as channels_jobs
+from ombud.channels.chat.hub import ChatHub, RedisChatHub
+from ombud.channels.chat.service import ChatAdapter
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import Channels
 from ombud.channels.social.service import SocialAdapter
@@ -27,8 +29,10 @@ class Runtime:
     triage: Triage
     channels: Channels
     email: EmailConfig
+    chat_hub: ChatHub
 
     def close(self) -> None:
+        self.chat_hub.close()
         self.database.dispose()
 
 
@@ -52,6 +56,10 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     channels.register("email", adapter)
     channels.register("web", adapter)  # a web form's customer gets the answer by email
     channels.register("social", SocialAdapter())
+    queue_url = queue_url or settings.effective_queue_url
+    # Jobs in other processes (ombud worker) reach the server's chat connections through Redis.
+    chat_hub = RedisChatHub(queue_url, settings.queue_name) if queue_url.startswith("redis") else ChatHub()
+    channels.register("chat", ChatAdapter(chat_hub, adapter))
     channels_jobs.register(queue, channels, database)
     return Runtime(
         settings=settings,
@@ -61,6 +69,7 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
         triage=triage,
         channels=channels,
         email=email,
+        chat_hub=chat_hub,
     )
 
 

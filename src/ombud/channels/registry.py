@@ -31,6 +31,8 @@ class Outbound:
     recipient: str
     ref: str | None
     payload: Any
+    # The channel ``ref`` belongs to, when not the adapter's own (a chat reply that went out by email).
+    channel: str | None = None
 
 
 class Adapter(Protocol):

@@ -347,7 +347,7 @@ def record_delivery(
             # Known before the customer answers, so the answer threads into this ticket.
             record_ref(
                 session=session,
-                channel=plan.channel,
+                channel=outbound.channel or plan.channel,
                 ref=outbound.ref,
                 direction=Direction.outbound,
                 message_id=plan.message_id,

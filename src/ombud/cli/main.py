@@ -36,6 +36,11 @@ def main() -> None:
     default=None,
     help="Port of the built-in SMTP receiver (OMBUD_SMTP_PORT, default 2525; 0 turns it off).",
 )
+@click.option(
+    "--imap/--no-imap",
+    default=True,
+    help="Read the IMAP mailboxes of OMBUD_IMAP_MAILBOXES (default on).",
+)
 @friendly
 def serve(
     host: str | None,
@@ -44,6 +49,7 @@ def serve(
     demo: bool,
     worker: bool | None,
     smtp_port: int | None,
+    imap: bool,
 ) -> None:
     """Serve the API and the pages."""
     import uvicorn
@@ -80,6 +86,19 @@ def serve(
                 "choose another --smtp-port, or 0 to turn it off"
             ) from None
         click.echo(f"ombud receiving email by SMTP at {settings.host}:{receiver.port}")
+    pollers = []
+    if imap and settings.imap_mailboxes:
+        from ombud.channels.email.imap import ImapPoller
+
+        for mailbox in settings.imap_mailboxes:
+            poller = ImapPoller(database=runtime.database, mailbox=mailbox, config=runtime.email)
+            # A mailbox that cannot be reached is logged and retried by its poller; serve starts anyway.
+            poller.start()
+            pollers.append(poller)
+            click.echo(
+                f"ombud reading IMAP mailbox {mailbox.name}: {mailbox.username} at "
+                f"{mailbox.host}:{mailbox.port}, folder {mailbox.folder}"
+            )
     try:
         uvicorn.run(
             app,
@@ -90,6 +109,8 @@ def serve(
             timeout_graceful_shutdown=10,
         )
     finally:
+        for poller in pollers:
+            poller.stop()
         if receiver is not None:
             receiver.stop()
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
-from ombud.web import errors, pages
+from ombud.web import chat, errors, pages
 from ombud.web.api import calls, channels, customers, forms, misc, social, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=_max_request_bytes(runtime))
+    app.add_middleware(ChatCors)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(misc.router)
@@ -68,7 +70,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(calls.router)
     api.include_router(social.router)
     api.include_router(forms.router)
+    api.include_router(chat.agent_router)
     app.include_router(api)
+    app.include_router(chat.visitor_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
@@ -103,3 +107,24 @@ class BodyLimit:
                         return
                     break
         await self.app(scope, receive, send)
+
+
+class ChatCors:
+    """Let a company's own site call the chat widget's HTTP side (/chat/api/...) from its origin. Only
+    there: the rest of the API is for ombud's own pages and for servers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Chat-Token"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/chat/api/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -35,7 +35,7 @@ def error_response(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/api/", "/chat/api/")):
         body = {"error": {"code": code, "message": message, "details": details}}
         return JSONResponse(body, status_code=status, headers=headers)
     from ombud.web.pages import render_error

@@ -23,7 +23,7 @@ from ombud.customers.schemas import CustomerRef
 from ombud.errors import Conflict, OmbudError
 from ombud.storage.base import utcnow
 from ombud.tickets import feeds
-from ombud.tickets.models import Channel, Ticket
+from ombud.tickets.models import Channel, Message, Ticket
 from ombud.tickets.service import NewAttachment
 
 CHANNEL = "email"
@@ -270,14 +270,29 @@ class EmailAdapter:
         if found is None:
             raise Undeliverable(f"message {message_id} is not a reply waiting to be sent")
         message, ticket = found
-        if not self.config.relay_host:
-            raise Undeliverable("no SMTP relay is configured: set OMBUD_SMTP_RELAY to host:port, then retry")
         last = feeds.latest_customer_meta(session=session, ticket_id=ticket.id, channel=Channel.email)
         recipient = (
             last.get("reply_to")
             or last.get("from")
             or _email_of(session=session, customer_id=ticket.customer_id)
         )
+        return self.compose(
+            session=session, message=message, ticket=ticket, recipient=recipient, subject=last.get("subject")
+        )
+
+    def compose(
+        self,
+        *,
+        session: Session,
+        message: Message,
+        ticket: Ticket,
+        recipient: str | None,
+        subject: str | None,
+    ) -> Outbound:
+        """Return ``message`` as an email to ``recipient``, threaded into what the ticket sent and received
+        by email (the chat adapter uses this when a conversation goes on by email)."""
+        if not self.config.relay_host:
+            raise Undeliverable("no SMTP relay is configured: set OMBUD_SMTP_RELAY to host:port, then retry")
         if not recipient:
             raise Undeliverable("the customer has no email address to reply to")
         refs = channels.ticket_refs(session=session, channel=CHANNEL, ticket_id=ticket.id)
@@ -287,7 +302,7 @@ class EmailAdapter:
         mail = EmailMessage()
         mail["From"] = email.utils.formataddr((self.config.display_name, self.config.address))
         mail["To"] = recipient
-        mail["Subject"] = _reply_subject(last.get("subject") or ticket.subject, ticket.id)
+        mail["Subject"] = _reply_subject(subject or ticket.subject, ticket.id)
         mail["Date"] = email.utils.format_datetime(message.created_at.astimezone(dt.UTC))
         mail["Message-ID"] = f"<{own_id}>"
         if inbound:
@@ -303,7 +318,9 @@ class EmailAdapter:
             mail.add_attachment(
                 data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=filename
             )
-        return Outbound(message_id=message.id, recipient=recipient, ref=own_id, payload=bytes(mail))
+        return Outbound(
+            message_id=message.id, recipient=recipient, ref=own_id, payload=bytes(mail), channel=CHANNEL
+        )
 
     def send(self, outbound: Outbound) -> None:
         config = self.config

@@ -51,4 +51,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _error("Conflicts with the current state (e.g. a closed ticket)."),
     413: _error("The body or an attachment is over the limit."),
     422: _error("Invalid input; details name each field."),
+    429: _error("Too many requests; Retry-After says when to try again."),
 }

@@ -91,6 +91,8 @@ def upgrade() -> None:
         sa.Column("customer_id", ID, nullable=False),
         sa.Column("ticket_id", ID, nullable=True),
         sa.Column("by_email", sa.Boolean(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("read_up_to", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

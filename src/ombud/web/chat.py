@@ -1,0 +1,436 @@
+"""Live chat over the web: the visitor's side under /chat (the widget's script, a WebSocket and the HTTP
+fallback it uses when WebSockets are blocked), and the agents' real-time connection under /api/v1/chat.
+
+A WebSocket's first frame authenticates it: ``{"type": "hello", "token": ...}`` (browsers cannot set
+headers on a WebSocket, and a token in the URL would end up in access logs). Every later frame is one
+JSON object with a ``type``. Database work runs on the thread pool; the hub carries events to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from ombud.accounts import service as accounts
+from ombud.accounts.schemas import Principal
+from ombud.channels.chat import service as chat
+from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic
+from ombud.channels.models import ChatVisitor
+from ombud.errors import Conflict, Forbidden, OmbudError
+from ombud.runtime import Runtime
+from ombud.tickets import service as tickets
+from ombud.validation import CleanText, Name
+from ombud.web.api.common import ERROR_RESPONSES, IdPath
+from ombud.web.deps import CurrentPrincipal, RuntimeDep, WriteSession
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+HELLO_TIMEOUT = 10.0
+MAX_FRAME_BYTES = 64 * 1024
+LONG_POLL_MAX = 30
+
+visitor_router = APIRouter(prefix="/chat", tags=["chat widget"], responses=ERROR_RESPONSES)
+agent_router = APIRouter(prefix="/chat", tags=["chat"])
+T = TypeVar("T")
+
+
+# -- shapes -----------------------------------------------------------------------------------------------
+class VisitorStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    email: CleanText | None = Field(default=None, max_length=320)
+
+
+class VisitorStarted(BaseModel):
+    token: str = Field(description="The visitor's secret: keep it (localStorage) to come back to the chat.")
+    visitor_id: str
+    agents_online: int
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=chat.MAX_LINE_CHARS * 2)
+    client_id: str = Field(min_length=1, max_length=64, description="The widget's id for the line.")
+
+
+class TypingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    typing: bool
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: CleanText = Field(max_length=320)
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: int = Field(ge=1, le=2**62)
+
+
+class ChatEvent(BaseModel):
+    type: str
+    id: int | None = None
+    ticket_id: int | None = None
+    author: str | None = None
+    body: str | None = None
+    at: str | None = None
+    client_id: str | None = None
+
+
+class Conversation(BaseModel):
+    messages: list[ChatEvent]
+    read_up_to: int
+    agents_online: int
+    by_email: bool
+    events: list[dict[str, Any]] = Field(default_factory=list, description="Typing and read events.")
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+def _in_session(runtime: Runtime, work: Callable[[Session], T], *, write: bool = True) -> T:
+    with runtime.database.session(write=write) as session:
+        result = work(session)
+        if write:
+            session.commit()
+        return result
+
+
+def _conversation(session: Session, visitor: ChatVisitor, hub: ChatHub, after: int) -> Conversation:
+    return Conversation(
+        messages=[
+            ChatEvent(**chat.message_event(m))
+            for m in chat.history(session=session, visitor=visitor, after_id=after)
+        ],
+        read_up_to=visitor.read_up_to or 0,
+        agents_online=hub.agents_online(),
+        by_email=visitor.by_email,
+    )
+
+
+def _visitor(session: Session, token: str | None) -> ChatVisitor:
+    return chat.visitor_for(session=session, token=token or "")
+
+
+# -- the visitor's HTTP side (the fallback, and the start) ------------------------------------------------
+@visitor_router.get("/widget.js", include_in_schema=False)
+def widget_script() -> FileResponse:
+    return FileResponse(STATIC / "chat-widget.js", media_type="text/javascript")
+
+
+@visitor_router.get("/widget.css", include_in_schema=False)
+def widget_style() -> FileResponse:
+    return FileResponse(STATIC / "chat-widget.css", media_type="text/css")
+
+
+@visitor_router.get("/demo", include_in_schema=False, response_class=HTMLResponse)
+def demo_page() -> HTMLResponse:
+    """A page with the widget embedded, as a company's site would embed it."""
+    from ombud.web.pages import TEMPLATES
+
+    return HTMLResponse(TEMPLATES.get_template("chat-demo.html").render())
+
+
+@visitor_router.post("/api/visitors", response_model=VisitorStarted, status_code=201)
+async def start_visitor(body: VisitorStart, runtime: RuntimeDep) -> VisitorStarted:
+    """Start a chat visitor (no token needed): the answer's token reopens the conversation later."""
+
+    def work(session: Session) -> VisitorStarted:
+        token, visitor = chat.start_visitor(session=session, name=body.name, email=body.email)
+        return VisitorStarted(
+            token=token, visitor_id=visitor.public_id, agents_online=runtime.chat_hub.agents_online()
+        )
+
+    return await run_in_threadpool(_in_session, runtime, work)
+
+
+@visitor_router.get("/api/conversation", response_model=Conversation)
+async def conversation(
+    runtime: RuntimeDep,
+    x_chat_token: Annotated[str | None, Header()] = None,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    wait: Annotated[int, Query(ge=0, le=LONG_POLL_MAX)] = 0,
+) -> Conversation:
+    """The visitor's messages after ``after``. With ``wait`` (seconds) it is a long poll: it answers as
+    soon as something new arrives (a message, typing, a read receipt), or after ``wait`` seconds."""
+    visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, x_chat_token), write=False)
+    hub = runtime.chat_hub
+    subscription = hub.subscribe(PRESENCE, *([ticket_topic(visitor.ticket_id)] if visitor.ticket_id else []))
+    try:
+        found = await run_in_threadpool(_reload, runtime, x_chat_token, hub, after)
+        events: list[dict[str, Any]] = []
+        if not found.messages and wait:
+            event = await subscription.get(timeout=wait)
+            if event is not None:
+                events.append(event)
+                found = await run_in_threadpool(_reload, runtime, x_chat_token, hub, after)
+        found.events = [e for e in events if e.get("type") != "message"]
+        return found
+    finally:
+        subscription.close()
+
+
+def _reload(runtime: Runtime, token: str | None, hub: ChatHub, after: int) -> Conversation:
+    return _in_session(runtime, lambda s: _conversation(s, _visitor(s, token), hub, after), write=False)
+
+
+@visitor_router.post("/api/messages", response_model=ChatEvent, status_code=201)
+async def post_line(
+    body: LineIn, runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> ChatEvent:
+    """One line the visitor typed; the same ``client_id`` again returns the stored line."""
+    return ChatEvent(**await _store_line(runtime, x_chat_token, body))
+
+
+@visitor_router.post("/api/typing", status_code=204)
+async def visitor_typing(
+    body: TypingIn, runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> None:
+    """The visitor started or stopped typing (agents see it)."""
+    visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, x_chat_token), write=False)
+    _visitor_typing(runtime.chat_hub, visitor, body.typing)
+
+
+@visitor_router.post("/api/email", response_model=Conversation)
+async def leave_email(
+    body: EmailIn, runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> Conversation:
+    """Nobody can answer now: continue the conversation by email at this address."""
+
+    def work(session: Session) -> Conversation:
+        visitor = chat.continue_by_email(
+            session=session, visitor=_visitor(session, x_chat_token), email=body.email
+        )
+        return _conversation(session, visitor, runtime.chat_hub, after=2**62)
+
+    return await run_in_threadpool(_in_session, runtime, work)
+
+
+async def _store_line(runtime: Runtime, token: str | None, body: LineIn) -> dict[str, Any]:
+    def work(session: Session) -> chat.Line:
+        visitor = _visitor(session, token)
+        return chat.post_line(
+            session=session,
+            visitor=visitor,
+            text=body.text,
+            client_id=body.client_id,
+            flood_limit=runtime.settings.email_flood_limit,
+        )
+
+    line = await run_in_threadpool(_in_session, runtime, work)
+    if line.created:
+        chat.announce_line(runtime.chat_hub, line)
+    return chat.message_event(line.message)
+
+
+def _visitor_typing(hub: ChatHub, visitor: ChatVisitor, typing: bool) -> None:
+    if visitor.ticket_id is not None:
+        hub.publish(
+            AGENTS, {"type": "typing", "who": "customer", "ticket_id": visitor.ticket_id, "typing": typing}
+        )
+
+
+# -- WebSockets -------------------------------------------------------------------------------------------
+async def _hello(websocket: WebSocket) -> str | None:
+    """Accept, and return the token of the first frame (None after closing a bad start)."""
+    await websocket.accept()
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+        frame = json.loads(first)
+        token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "hello" else None
+    except (TimeoutError, ValueError, WebSocketDisconnect):
+        token = None
+    if not isinstance(token, str) or not token:
+        await _close(websocket, "hello_expected", 'send {"type": "hello", "token": ...} first')
+        return None
+    return token
+
+
+async def _close(websocket: WebSocket, code: str, message: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.send_json({"type": "error", "code": code, "message": message})
+        await websocket.close(
+            code=4401 if code.endswith("token_invalid") or code == "invalid_token" else 4400
+        )
+
+
+async def _frames(websocket: WebSocket) -> Any:
+    """Yield the client's frames as dicts; a frame that is not a JSON object gets an error frame."""
+    while True:
+        text = await websocket.receive_text()
+        if len(text) > MAX_FRAME_BYTES:
+            await websocket.send_json(
+                {"type": "error", "code": "frame_too_large", "message": "frames hold 64 KiB"}
+            )
+            continue
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict):
+            await websocket.send_json(
+                {"type": "error", "code": "invalid_frame", "message": "send JSON objects"}
+            )
+            continue
+        yield frame
+
+
+async def _pump(
+    websocket: WebSocket, subscription: Subscription, skip: Callable[[dict[str, Any]], bool]
+) -> None:
+    """Forward hub events to the socket until it closes."""
+    while True:
+        event = await subscription.get()
+        if event is not None and not skip(event):
+            await websocket.send_json(event)
+
+
+@visitor_router.websocket("/ws")
+async def visitor_socket(websocket: WebSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    hub = runtime.chat_hub
+    token = await _hello(websocket)
+    if token is None:
+        return
+    try:
+        visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, token), write=False)
+        welcome = await run_in_threadpool(_reload, runtime, token, hub, 0)
+    except OmbudError as error:
+        await _close(websocket, error.code, error.message)
+        return
+    subscription = hub.subscribe(PRESENCE, *([ticket_topic(visitor.ticket_id)] if visitor.ticket_id else []))
+    pump = asyncio.create_task(_pump(websocket, subscription, skip=lambda e: e.get("who") == "customer"))
+    try:
+        await websocket.send_json(
+            {"type": "welcome", "visitor_id": visitor.public_id, **welcome.model_dump()}
+        )
+        async for frame in _frames(websocket):
+            kind = frame.get("type")
+            try:
+                if kind == "message":
+                    line = LineIn.model_validate({k: frame.get(k) for k in ("text", "client_id")})
+                    event = await _store_line(runtime, token, line)
+                    if event["ticket_id"] != visitor.ticket_id:  # the first line opened the conversation
+                        visitor.ticket_id = event["ticket_id"]
+                        subscription.add_topic(ticket_topic(event["ticket_id"]))
+                    await websocket.send_json(
+                        {"type": "ack", "client_id": line.client_id, "state": "delivered", "message": event}
+                    )
+                elif kind == "typing":
+                    _visitor_typing(hub, visitor, bool(frame.get("typing")))
+                elif kind == "ping":
+                    await websocket.send_json({"type": "pong"})
+                else:
+                    await websocket.send_json(
+                        {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
+                    )
+            except ValidationError as error:
+                await websocket.send_json(
+                    {
+                        "type": "error",
+                        "code": "invalid_input",
+                        "message": str(error.errors()[0]["msg"]),
+                        "client_id": frame.get("client_id"),
+                    }
+                )
+            except OmbudError as error:
+                await websocket.send_json(
+                    {
+                        "type": "error",
+                        "code": error.code,
+                        "message": error.message,
+                        "client_id": frame.get("client_id"),
+                    }
+                )
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pump.cancel()
+        subscription.close()
+
+
+@agent_router.websocket("/ws")
+async def agent_socket(websocket: WebSocket) -> None:
+    """Agents' real-time feed: every customer line and typing on any chat; they send typing and read."""
+    runtime: Runtime = websocket.app.state.runtime
+    hub = runtime.chat_hub
+    token = await _hello(websocket)
+    if token is None:
+        return
+    try:
+        principal = await run_in_threadpool(
+            _in_session, runtime, lambda s: accounts.authenticate(session=s, token=token), write=False
+        )
+        if not principal.can_serve:
+            raise Forbidden("only service roles answer chats", code="role_forbidden")
+    except OmbudError as error:
+        await _close(websocket, error.code, error.message)
+        return
+    subscription = hub.subscribe(AGENTS)
+    hub.agent_joined()
+    hub.publish(PRESENCE, {"type": "presence", "agents_online": hub.agents_online()})
+    pump = asyncio.create_task(_pump(websocket, subscription, skip=lambda e: e.get("who") == "agent"))
+    try:
+        await websocket.send_json({"type": "welcome", "agents_online": hub.agents_online()})
+        async for frame in _frames(websocket):
+            kind = frame.get("type")
+            ticket_id = frame.get("ticket_id")
+            if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+                await websocket.send_json(
+                    {"type": "error", "code": "invalid_frame", "message": "ticket_id must be a number"}
+                )
+                continue
+            if kind == "typing":
+                hub.publish(
+                    ticket_topic(ticket_id),
+                    {"type": "typing", "who": "agent", "typing": bool(frame.get("typing"))},
+                )
+            elif kind == "read" and isinstance(frame.get("message_id"), int):
+                await run_in_threadpool(_read, runtime, principal, ticket_id, int(frame["message_id"]))
+            else:
+                await websocket.send_json(
+                    {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
+                )
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pump.cancel()
+        subscription.close()
+        hub.agent_left()
+        hub.publish(PRESENCE, {"type": "presence", "agents_online": hub.agents_online()})
+
+
+def _read(runtime: Runtime, principal: Principal, ticket_id: int, message_id: int) -> None:
+    def work(session: Session) -> int | None:
+        tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
+        return chat.mark_read(session=session, ticket_id=ticket_id, message_id=message_id, actor=principal)
+
+    if _in_session(runtime, work) is not None:
+        runtime.chat_hub.publish(ticket_topic(ticket_id), {"type": "read", "up_to": message_id})
+
+
+@agent_router.post("/tickets/{ticket_id}/read", status_code=204)
+def mark_read(
+    ticket_id: IdPath, body: ReadIn, session: WriteSession, principal: CurrentPrincipal, request: Request
+) -> None:
+    """An agent read the chat up to ``message_id``: the visitor's lines show as read."""
+    tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
+    if (
+        chat.mark_read(session=session, ticket_id=ticket_id, message_id=body.message_id, actor=principal)
+        is None
+    ):
+        raise Conflict(f"ticket {ticket_id} is not a chat with a visitor", code="not_a_chat")
+    session.commit()
+    request.app.state.runtime.chat_hub.publish(
+        ticket_topic(ticket_id), {"type": "read", "up_to": body.message_id}
+    )
