@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
 from ombud.channels.chat import service as chat
-from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic
+from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic, visitor_topic
 from ombud.channels.models import ChatVisitor
 from ombud.errors import Conflict, Forbidden, OmbudError
 from ombud.runtime import Runtime
@@ -118,6 +118,15 @@ def _conversation(session: Session, visitor: ChatVisitor, hub: ChatHub, after: i
     )
 
 
+def _topics(visitor: ChatVisitor) -> list[str]:
+    """What a visitor's connection listens to: its conversation, and its own lines (the first line of a
+    conversation opens the ticket, so a long poll begun before it still wakes)."""
+    topics = [visitor_topic(visitor.public_id)]
+    if visitor.ticket_id is not None:
+        topics.append(ticket_topic(visitor.ticket_id))
+    return topics
+
+
 def _visitor(session: Session, token: str | None) -> ChatVisitor:
     return chat.visitor_for(session=session, token=token or "")
 
@@ -165,7 +174,7 @@ async def conversation(
     soon as something new arrives (a message, typing, a read receipt), or after ``wait`` seconds."""
     visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, x_chat_token), write=False)
     hub = runtime.chat_hub
-    subscription = hub.subscribe(PRESENCE, *([ticket_topic(visitor.ticket_id)] if visitor.ticket_id else []))
+    subscription = hub.subscribe(PRESENCE, *_topics(visitor))
     try:
         found = await run_in_threadpool(_reload, runtime, x_chat_token, hub, after)
         events: list[dict[str, Any]] = []
@@ -308,8 +317,13 @@ async def visitor_socket(websocket: WebSocket) -> None:
     except OmbudError as error:
         await _close(websocket, error.code, error.message)
         return
-    subscription = hub.subscribe(PRESENCE, *([ticket_topic(visitor.ticket_id)] if visitor.ticket_id else []))
-    pump = asyncio.create_task(_pump(websocket, subscription, skip=lambda e: e.get("who") == "customer"))
+    subscription = hub.subscribe(PRESENCE, *_topics(visitor))
+    sent: set[str] = set()  # this connection's own lines come back as acks, not as messages
+
+    def skip(event: dict[str, Any]) -> bool:
+        return event.get("who") == "customer" or event.get("client_id") in sent
+
+    pump = asyncio.create_task(_pump(websocket, subscription, skip=skip))
     try:
         await websocket.send_json(
             {"type": "welcome", "visitor_id": visitor.public_id, **welcome.model_dump()}
@@ -319,6 +333,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
             try:
                 if kind == "message":
                     line = LineIn.model_validate({k: frame.get(k) for k in ("text", "client_id")})
+                    sent.add(line.client_id)
                     event = await _store_line(runtime, token, line)
                     if event["ticket_id"] != visitor.ticket_id:  # the first line opened the conversation
                         visitor.ticket_id = event["ticket_id"]

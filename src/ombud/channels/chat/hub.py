@@ -31,6 +31,11 @@ def ticket_topic(ticket_id: int) -> str:
     return f"ticket:{ticket_id}"
 
 
+def visitor_topic(public_id: str) -> str:
+    """A visitor's own lines, for its other tabs and long polls (its first line opens the ticket)."""
+    return f"visitor:{public_id}"
+
+
 class Subscription:
     """Events for one connection, read with ``await get()`` on the loop that subscribed."""
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.channels import service as channels
-from ombud.channels.chat.hub import AGENTS, ChatHub, ticket_topic
+from ombud.channels.chat.hub import AGENTS, ChatHub, ticket_topic, visitor_topic
 from ombud.channels.email.service import EmailAdapter
 from ombud.channels.models import ChatVisitor, Direction
 from ombud.channels.registry import Outbound, Undeliverable
@@ -124,6 +124,7 @@ def post_line(*, session: Session, visitor: ChatVisitor, text: str, client_id: s
         message_id=message.id,
         ticket_id=ticket.id,
         customer_id=visitor.customer_id,
+        known_new=True,  # looked up at the start of this transaction
     )
     visitor.ticket_id = ticket.id
     visitor.last_seen_at = utcnow()
@@ -189,7 +190,9 @@ def message_event(message: Message, *, client_id: str | None = None) -> dict[str
 def announce_line(hub: ChatHub, line: Line) -> None:
     """Tell the visitor's other tabs and every agent about a new line (after it is committed)."""
     event = message_event(line.message)
-    hub.publish(ticket_topic(line.ticket.id), event)
+    visitor = (line.message.channel_meta or {}).get("visitor")
+    if visitor:
+        hub.publish(visitor_topic(str(visitor)), event)
     hub.publish(AGENTS, {**event, "customer_id": line.ticket.customer_id, "subject": line.ticket.subject})
 
 
