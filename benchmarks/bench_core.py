@@ -222,12 +222,15 @@ def ombud_bin() -> str:
 class OmbudServer:
     """`ombud serve` in a child process with its own OMBUD_HOME; stopped by its own PID."""
 
-    def __init__(self, home: Path, port: int) -> None:
-        self.home, self.port = home, port
+    def __init__(
+        self, home: Path, port: int, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    ) -> None:
+        self.home, self.port, self.args = home, port, args
         self.base = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "OMBUD_HOME": str(home), "OMBUD_LOG_LEVEL": "warning"}
         for name in ("OMBUD_DATABASE_URL", "OMBUD_QUEUE_URL", "OMBUD_RUN_WORKER"):
             self.env.pop(name, None)
+        self.env.update(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home / "server.log"
 
@@ -250,7 +253,7 @@ class OmbudServer:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [ombud_bin(), "serve", "--port", str(self.port)],
+                [ombud_bin(), "serve", "--port", str(self.port), *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -312,6 +312,27 @@ def test_malformed_mime_is_taken_in_best_effort(
     assert "invoice is wrong" in ticket(api, cast, opened["id"])["messages"][0]["body"]
 
 
+def test_an_overlong_line_is_taken_in_not_bounced(
+    api: TestClient, cast: Personas, receiver: SmtpReceiver
+) -> None:
+    # One-line HTML bodies over RFC 5321's 1,000 octets happen (and Postfix passes lines up to 2,048).
+    html = (
+        "<html><body><p>"
+        + "My router keeps dropping the connection every evening. " * 80
+        + "</p></body></html>"
+    )
+    raw = (
+        "From: dee@example.com\r\nTo: support@northwind.example\r\nSubject: Router\r\n"
+        "Message-ID: <long-line@example.com>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        f"\r\n{html}\r\n"
+    ).encode()
+    assert max(len(line) for line in raw.split(b"\r\n")) > 4000
+    send(receiver, raw, sender="dee@example.com")
+    [opened] = tickets_of(api, cast)
+    assert "router keeps dropping" in ticket(api, cast, opened["id"])["messages"][0]["body"]
+
+
 def test_reply_without_a_relay_fails_clearly_and_can_be_retried(
     client: TestClient, people: Personas, runtime: Runtime
 ) -> None:

@@ -136,7 +136,7 @@ def test_redis_queue_with_a_consumer(settings: Settings) -> None:
     assert REDIS_URL is not None
     isolated = settings.with_overrides(queue_name=f"ombud-test-{uuid.uuid4().hex[:8]}")
     runtime = build_runtime(isolated, queue_url=REDIS_URL)
-    assert runtime.queue.huey.__class__.__name__ == "RedisHuey"
+    assert runtime.queue.huey.__class__.__name__ == "PriorityRedisHuey"
     try:
         for n in range(3):
             _create(runtime, subject=f"Toaster {n}")

@@ -50,6 +50,8 @@ def register(queue: JobQueue, channels: Channels, database: Database) -> None:
         functools.partial(deliver_message, channels=channels, database=database),
         # Retries are scheduled by the job itself with backoff and recorded in the database.
         retries=0,
+        # Someone is waiting for this reply (in a chat, right now): ahead of triage and indexing.
+        priority=10,
     )
     queue.register_sweep(
         SweepSource(job=DELIVER_JOB, id_arg="message_id", find=feeds.undelivered_message_ids)

@@ -89,9 +89,11 @@ def record_ref(
     message_id: int,
     ticket_id: int,
     customer_id: int,
+    known_new: bool = False,
 ) -> None:
-    """Remember that ``channel`` knows ``message_id`` as ``ref`` (nothing if it already does)."""
-    if find_ref(session=session, channel=channel, ref=ref) is not None:
+    """Remember that ``channel`` knows ``message_id`` as ``ref`` (nothing if it already does; a caller
+    that looked the ref up in this transaction passes ``known_new``)."""
+    if not known_new and find_ref(session=session, channel=channel, ref=ref) is not None:
         return
     session.add(
         ChannelRef(

@@ -83,12 +83,18 @@ def resolve_customer(*, session: Session, ref: CustomerRef, actor: Principal) ->
 def _add_identity(
     *, session: Session, customer: Customer, kind: IdentityKind, value: str, actor: Principal
 ) -> None:
-    try:
-        # A concurrent request may claim the same identity first (PostgreSQL): then it is theirs.
-        with session.begin_nested():
-            session.add(Identity(customer_id=customer.id, kind=kind, value=value))
-    except IntegrityError:
-        return
+    identity = Identity(customer_id=customer.id, kind=kind, value=value)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has one writer and this transaction holds it since the owner was looked up (BEGIN
+        # IMMEDIATE): nobody can claim the identity in between, so no savepoint is needed.
+        session.add(identity)
+    else:
+        try:
+            # A concurrent request may claim the same identity first (PostgreSQL): then it is theirs.
+            with session.begin_nested():
+                session.add(identity)
+        except IntegrityError:
+            return
     audit.record(
         session=session,
         actor=actor,

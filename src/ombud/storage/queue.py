@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import PriorityRedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 from sqlalchemy import event
@@ -71,7 +71,8 @@ def make_huey(queue_url: str, *, name: str = "ombud", immediate: bool = False) -
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=str(path), results=False, immediate=immediate, timeout=30)
     if parsed.scheme in {"redis", "rediss"}:
-        return RedisHuey(name, url=queue_url, results=False, immediate=immediate)
+        # The priority flavour (a sorted set): a chat reply need not wait behind a backlog of triage.
+        return PriorityRedisHuey(name, url=queue_url, results=False, immediate=immediate)
     if parsed.scheme == "memory":
         return Huey(name, results=False, immediate=True)
     raise ConfigurationError(
@@ -101,9 +102,17 @@ class JobQueue:
 
     # -- registration ---------------------------------------------------------------------------------
     def register(
-        self, name: str, fn: JobFunction, *, retries: int = 5, retry_delay: int = 10, coalesce: bool = False
+        self,
+        name: str,
+        fn: JobFunction,
+        *,
+        retries: int = 5,
+        retry_delay: int = 10,
+        coalesce: bool = False,
+        priority: int | None = None,
     ) -> None:
-        """Register ``fn`` as the job ``name``; it runs in its own committed transaction.
+        """Register ``fn`` as the job ``name``; it runs in its own committed transaction. Waiting jobs of
+        a higher ``priority`` run first (a reply a customer waits for before a backlog of triage).
 
         ``coalesce`` is for jobs that do all the pending work of their kind, not just their own id (the
         search index takes the whole backlog). While this process consumes the queue itself, a commit
@@ -125,7 +134,9 @@ class JobQueue:
                 session.commit()
 
         run.__name__ = name.replace(".", "_")
-        self._tasks[name] = self.huey.task(name=name, retries=retries, retry_delay=retry_delay)(run)
+        self._tasks[name] = self.huey.task(
+            name=name, retries=retries, retry_delay=retry_delay, priority=priority
+        )(run)
 
     def register_sweep(self, source: SweepSource) -> None:
         """Let the sweep re-enqueue ``source.job`` for every id ``source.find`` reports pending."""

@@ -202,6 +202,7 @@ def _store(
         message_id=message.id,
         ticket_id=ticket.id,
         customer_id=customer_id,
+        known_new=True,  # looked up at the start of this transaction
     )
     session.add(InboundEmail(message_id=message.id, raw_sha256=digest, full_text=parsed.text))
     session.flush()

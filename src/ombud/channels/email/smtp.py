@@ -55,13 +55,24 @@ class _Handler:
         return "250 2.0.0 message accepted"
 
 
+class _TolerantSMTP(SMTP):
+    # RFC 5321 caps a line at 1,000 octets, but real mail breaks it (Postfix passes lines up to 2,048 and
+    # some clients send whole HTML bodies on one line): take such mail in rather than bounce it.
+    line_length_limit = 64 * 1024
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _TolerantSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpReceiver:
     """The SMTP receiver on a background thread (aiosmtpd's Controller), started and stopped by serve."""
 
     def __init__(self, *, database: Database, config: EmailConfig, host: str, port: int) -> None:
         # Our own loop, so stop() can close it (the Controller leaves the one it makes open).
         self._loop = asyncio.new_event_loop()
-        self._controller = Controller(
+        self._controller = _Controller(
             _Handler(database, config),
             loop=self._loop,
             hostname=host,

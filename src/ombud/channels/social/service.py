@@ -220,6 +220,7 @@ def receive(
         message_id=message.id,
         ticket_id=ticket.id,
         customer_id=customer.id,
+        known_new=True,  # looked up at the start of this transaction
     )
     return Taken(outcome, ticket.id, message.id)
 
