@@ -20,7 +20,6 @@ the package start or enable the system service on port 143.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import grp
 import imaplib
 import os
@@ -35,15 +34,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from tests.debian import DebianProgram
+
 PACKAGE = "dovecot-imapd"
-POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 SYSTEM_PIDFILE = Path("/run/dovecot/master.pid")
 START_TIMEOUT = 10.0
-
-#: Why `ensure_dovecot()` returned None (shown by `pytest.skip`/`pytest.fail`), or None.
-unavailable_reason: str | None = None
-_checked = False
-_binary: str | None = None
 
 
 def _find_binary() -> str | None:
@@ -60,44 +55,6 @@ def _running_dovecot_pids() -> set[int]:
                 if (proc / "comm").read_text().strip() == "dovecot":
                     pids.add(int(proc.name))
     return pids
-
-
-def _apt_install(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", PACKAGE]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-
-
-def _install() -> str | None:
-    """Install dovecot-imapd with apt-get; return None or the reason it failed."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_MODE": "a"}
-    before = _running_dovecot_pids()
-    # policy-rc.d exiting 101 tells invoke-rc.d (which the package's postinst calls) "action forbidden",
-    # so the system service is never started. A container image often has one already: keep it as is.
-    own_policy = not POLICY_RC_D.exists()
-    # A lock so that two test processes (pytest-xdist) do not run apt-get at the same time.
-    with open("/tmp/ombud-dovecot-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _find_binary():
-            return None
-        try:
-            if own_policy:
-                POLICY_RC_D.write_text("#!/bin/sh\n# ombud tests: installing dovecot-imapd\nexit 101\n")
-                POLICY_RC_D.chmod(0o755)
-            result = _apt_install(env)
-            if result.returncode != 0:
-                # Stale or missing package lists: refresh them once and try again.
-                subprocess.run(
-                    ["apt-get", "update"], env=env, capture_output=True, timeout=600, stdin=subprocess.DEVNULL
-                )
-                result = _apt_install(env)
-        finally:
-            if own_policy:
-                POLICY_RC_D.unlink(missing_ok=True)
-    _keep_system_service_off(before)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        return f"`apt-get install {PACKAGE}` failed (exit {result.returncode}):\n{tail}"
-    return None
 
 
 def _keep_system_service_off(before: set[int]) -> None:
@@ -121,41 +78,21 @@ def _keep_system_service_off(before: set[int]) -> None:
                 time.sleep(0.1)
 
 
-def ensure_dovecot() -> str | None:
-    """Return the dovecot binary, installing Debian's dovecot-imapd if needed and possible.
+_BEFORE_INSTALL = _running_dovecot_pids()
+DOVECOT = DebianProgram(
+    "dovecot", (PACKAGE,), _find_binary, lambda: _keep_system_service_off(_BEFORE_INSTALL)
+)
 
-    On None, `unavailable_reason` says why. The answer is computed once per process.
-    """
-    global _checked, _binary, unavailable_reason  # noqa: PLW0603
-    if _checked:
-        return _binary
-    _checked = True
-    _binary = _find_binary()
-    if _binary:
-        return _binary
-    if os.geteuid() != 0:
-        unavailable_reason = f"dovecot is not installed and installing {PACKAGE} needs root"
-    elif not shutil.which("apt-get"):
-        unavailable_reason = f"dovecot is not installed and there is no apt-get to install {PACKAGE}"
-    else:
-        unavailable_reason = _install()
-        _binary = _find_binary()
-        if _binary is None and unavailable_reason is None:
-            unavailable_reason = f"{PACKAGE} installed but no dovecot binary was found"
-    return _binary
+
+def ensure_dovecot() -> str | None:
+    """Return the dovecot binary, installing Debian's dovecot-imapd if needed and possible (on None,
+    ``DOVECOT.unavailable_reason`` says why)."""
+    return DOVECOT.ensure()
 
 
 def require_dovecot() -> str:
     """ensure_dovecot() for a fixture: skip the test with the reason, or fail it under CI (CI=true)."""
-    binary = ensure_dovecot()
-    if binary is None:
-        import pytest
-
-        reason = f"no dovecot for the IMAP tests: {unavailable_reason}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI must run the IMAP tests against a real server)", pytrace=False)
-        pytest.skip(reason)
-    return binary
+    return DOVECOT.require("IMAP tests")
 
 
 def _free_port() -> int:
@@ -178,7 +115,7 @@ class DovecotServer:
         self.users = dict(users)
         self.binary = binary or ensure_dovecot()
         if self.binary is None:
-            raise RuntimeError(unavailable_reason or "dovecot is not available")
+            raise RuntimeError(DOVECOT.unavailable_reason or "dovecot is not available")
         self.port = 0
         self.root: Path | None = None
         self.startup_seconds = 0.0

@@ -13,11 +13,9 @@ inspects.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -26,16 +24,13 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from tests.debian import DebianProgram
+
 # fonts-liberation: chromium only recommends it; without a sans-serif font screenshots lose their text.
 PACKAGES = ("chromium", "fonts-liberation")
 # The real binary: /usr/bin/chromium is Debian's wrapper script, which adds flags from /etc/chromium.d.
 CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 START_TIMEOUT = 15.0
-
-#: Why `ensure_chromium()` returned None (shown by `pytest.skip`/`pytest.fail`), or None.
-unavailable_reason: str | None = None
-_checked = False
-_binary: str | None = None
 
 
 def _find_binary() -> str | None:
@@ -45,67 +40,18 @@ def _find_binary() -> str | None:
     return shutil.which("chromium")
 
 
-def _apt_install(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-
-
-def _install() -> str | None:
-    """Install Debian's chromium with apt-get; return None or the reason it failed."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_MODE": "a"}
-    # A lock so that two test processes (pytest-xdist) do not run apt-get at the same time.
-    with open("/tmp/ombud-chromium-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _find_binary():
-            return None
-        result = _apt_install(env)
-        if result.returncode != 0:
-            # Stale or missing package lists (a fresh machine has none): refresh them once and try again.
-            subprocess.run(
-                ["apt-get", "update"], env=env, capture_output=True, timeout=600, stdin=subprocess.DEVNULL
-            )
-            result = _apt_install(env)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        return f"`apt-get install {' '.join(PACKAGES)}` failed (exit {result.returncode}):\n{tail}"
-    return None
+CHROMIUM = DebianProgram("chromium", PACKAGES, _find_binary)
 
 
 def ensure_chromium() -> str | None:
-    """Return the chromium binary, installing Debian's package if needed and possible.
-
-    On None, `unavailable_reason` says why. The answer is computed once per process.
-    """
-    global _checked, _binary, unavailable_reason  # noqa: PLW0603
-    if _checked:
-        return _binary
-    _checked = True
-    _binary = _find_binary()
-    if _binary:
-        return _binary
-    if os.geteuid() != 0:
-        unavailable_reason = "chromium is not installed and installing Debian's package needs root"
-    elif not shutil.which("apt-get"):
-        unavailable_reason = "chromium is not installed and there is no apt-get to install it"
-    else:
-        unavailable_reason = _install()
-        _binary = _find_binary()
-        if _binary is None and unavailable_reason is None:
-            unavailable_reason = "chromium installed but no chromium binary was found"
-    return _binary
+    """Return the chromium binary, installing Debian's package if needed and possible (on None,
+    ``CHROMIUM.unavailable_reason`` says why)."""
+    return CHROMIUM.ensure()
 
 
 def require_chromium() -> str:
     """ensure_chromium() for a fixture: skip the test with the reason, or fail it under CI (CI=true)."""
-    binary = ensure_chromium()
-    if binary is None:
-        import pytest
-
-        reason = f"no chromium for the browser tests: {unavailable_reason}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI must run the browser tests in a real browser)", pytrace=False)
-        pytest.skip(reason)
-    return binary
+    return CHROMIUM.require("browser tests")
 
 
 def _free_port() -> int:

@@ -149,6 +149,9 @@ class Incoming:
     attachments: Sequence[NewAttachment] = ()
     triage: bool = True
     reopen: bool = True
+    # The id the channel knows the message by (channel, ref), looked up as new in this transaction: it
+    # is recorded, so the same message delivered again is found, and inbound messages are counted.
+    ref: tuple[str, str] | None = None
 
 
 def take_in(*, session: Session, ticket: Ticket | None, incoming: Incoming) -> tuple[str, Ticket, Message]:
@@ -167,6 +170,7 @@ def take_in(*, session: Session, ticket: Ticket | None, incoming: Incoming) -> t
             triage=incoming.triage,
             reopen=incoming.reopen,
         )
+        _record_inbound(session, incoming, ticket, message)
         return "threaded", ticket, message
     opened, message = tickets.open_ticket(
         session=session,
@@ -181,7 +185,23 @@ def take_in(*, session: Session, ticket: Ticket | None, incoming: Incoming) -> t
         follow_up_of_id=ticket.id if ticket is not None else None,
         triage=incoming.triage,
     )
+    _record_inbound(session, incoming, opened, message)
     return ("created" if ticket is None else "follow_up"), opened, message
+
+
+def _record_inbound(session: Session, incoming: Incoming, ticket: Ticket, message: Message) -> None:
+    if incoming.ref is not None:
+        channel, ref = incoming.ref
+        record_ref(
+            session=session,
+            channel=channel,
+            ref=ref,
+            direction=Direction.inbound,
+            message_id=message.id,
+            ticket_id=ticket.id,
+            customer_id=incoming.customer_id,
+            known_new=True,
+        )
 
 
 # -- quarantine -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.channels import service as channels
 from ombud.channels.chat.hub import AGENTS, ChatHub, ticket_topic, visitor_topic
 from ombud.channels.email.service import EmailAdapter
-from ombud.channels.models import ChatVisitor, Direction
+from ombud.channels.models import ChatVisitor
 from ombud.channels.registry import Outbound, Undeliverable
 from ombud.customers import service as customers
 from ombud.customers.models import IdentityKind
@@ -114,17 +114,8 @@ def post_line(*, session: Session, visitor: ChatVisitor, text: str, client_id: s
             subject=text.splitlines()[0][:80],
             body=text,
             channel_meta={"visitor": visitor.public_id, "client_id": client_id},
+            ref=(CHANNEL, ref),
         ),
-    )
-    channels.record_ref(
-        session=session,
-        channel=CHANNEL,
-        ref=ref,
-        direction=Direction.inbound,
-        message_id=message.id,
-        ticket_id=ticket.id,
-        customer_id=visitor.customer_id,
-        known_new=True,  # looked up at the start of this transaction
     )
     visitor.ticket_id = ticket.id
     visitor.last_seen_at = utcnow()

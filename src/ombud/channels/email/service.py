@@ -192,17 +192,8 @@ def _store(
             triage=triage,
             # An out-of-office answer to "is it solved now?" is no new question.
             reopen=not parsed.auto_reply,
+            ref=(CHANNEL, ref),
         ),
-    )
-    channels.record_ref(
-        session=session,
-        channel=CHANNEL,
-        ref=ref,
-        direction=Direction.inbound,
-        message_id=message.id,
-        ticket_id=ticket.id,
-        customer_id=customer_id,
-        known_new=True,  # looked up at the start of this transaction
     )
     session.add(InboundEmail(message_id=message.id, raw_sha256=digest, full_text=parsed.text))
     session.flush()

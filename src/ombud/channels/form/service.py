@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM
 from ombud.channels import service as channels
-from ombud.channels.models import Direction, RateHit
+from ombud.channels.models import RateHit
 from ombud.customers import service as customers
 from ombud.customers.schemas import CustomerRef
 from ombud.errors import InvalidInput, TooManyRequests
@@ -106,7 +107,7 @@ def submit(
             f"{form.email} sent more than {flood_limit} messages in 10 minutes; please wait",
             details={"retry_after": int(channels.FLOOD_WINDOW.total_seconds())},
         )
-    _, ticket, message = channels.take_in(
+    _, ticket, _ = channels.take_in(
         session=session,
         ticket=None,
         incoming=channels.Incoming(
@@ -116,17 +117,9 @@ def submit(
             body=form.message.strip(),
             channel_meta={"form": "contact", "client": client, "from": form.email},
             attachments=attachments,
+            # Counted like any inbound message: a form flood meets the same limit as an email flood.
+            ref=(CHANNEL, f"form:{uuid.uuid4().hex}"),
         ),
-    )
-    # Counted like any inbound message, so a form flood is held by the same limit as an email flood.
-    channels.record_ref(
-        session=session,
-        channel=CHANNEL,
-        ref=f"form:{message.id}",
-        direction=Direction.inbound,
-        message_id=message.id,
-        ticket_id=ticket.id,
-        customer_id=customer.id,
     )
     return Submitted(ticket_id=ticket.id, reference=f"#{ticket.id}")
 

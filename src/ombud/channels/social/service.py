@@ -210,17 +210,8 @@ def receive(
             channel_meta=meta,
             attachments=attachments,
             triage=bool(data.text.strip()),
+            ref=(CHANNEL, ref),
         ),
-    )
-    channels.record_ref(
-        session=session,
-        channel=CHANNEL,
-        ref=ref,
-        direction=Direction.inbound,
-        message_id=message.id,
-        ticket_id=ticket.id,
-        customer_id=customer.id,
-        known_new=True,  # looked up at the start of this transaction
     )
     return Taken(outcome, ticket.id, message.id)
 
