@@ -4,6 +4,7 @@ nobody is there."""
 from __future__ import annotations
 
 import smtplib
+import time
 from typing import Any
 
 import pytest
@@ -111,6 +112,10 @@ def test_http_fallback_long_poll(api: TestClient, cast: Personas) -> None:
     polled = api.get(f"/chat/api/conversation?after={first_id}&wait=5", headers=headers).json()
     assert [m["body"] for m in polled["messages"]] == ["Yes, in 3-5 days."]
     assert api.post("/chat/api/typing", json={"typing": True}, headers=headers).status_code == 204
+    # A client whose view is behind (it thinks 3 agents are there) gets the answer at once, not in 5 s.
+    started = time.monotonic()
+    behind = api.get(f"/chat/api/conversation?after={first_id + 1}&wait=5&agents=3", headers=headers).json()
+    assert behind["agents_online"] == 0 and time.monotonic() - started < 3
 
 
 def test_nobody_there_continues_by_email(

@@ -169,16 +169,25 @@ async def conversation(
     x_chat_token: Annotated[str | None, Header()] = None,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     wait: Annotated[int, Query(ge=0, le=LONG_POLL_MAX)] = 0,
+    agents: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    read: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> Conversation:
     """The visitor's messages after ``after``. With ``wait`` (seconds) it is a long poll: it answers as
-    soon as something new arrives (a message, typing, a read receipt), or after ``wait`` seconds."""
+    soon as something new arrives (a message, typing, a read receipt, an agent coming or going), or after
+    ``wait`` seconds. ``agents`` and ``read`` are what the client last saw of ``agents_online`` and
+    ``read_up_to``: when they differ, it answers at once."""
     visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, x_chat_token), write=False)
     hub = runtime.chat_hub
     subscription = hub.subscribe(PRESENCE, *_topics(visitor))
     try:
         found = await run_in_threadpool(_reload, runtime, x_chat_token, hub, after)
         events: list[dict[str, Any]] = []
-        if not found.messages and wait:
+        # Answer at once when the client's view is behind (an agent came, lines were read) even if no
+        # event arrives: it may have happened between the client's last poll and this one.
+        behind = (agents is not None and agents != found.agents_online) or (
+            read is not None and read != found.read_up_to
+        )
+        if not found.messages and wait and not behind:
             event = await subscription.get(timeout=wait)
             if event is not None:
                 events.append(event)

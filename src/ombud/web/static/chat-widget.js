@@ -157,7 +157,7 @@
     (function loop() {
       var abort = window.AbortController ? new AbortController() : null;
       state.pollAbort = abort;
-      api("/chat/api/conversation?wait=25&after=" + state.lastId, { signal: abort ? abort.signal : undefined })
+      api("/chat/api/conversation?wait=25&after=" + state.lastId + "&agents=" + state.agentsOnline + "&read=" + state.readUpTo, { signal: abort ? abort.signal : undefined })
         .then(function (c) { apply(c); loop(); },
           function (err) { if (err.name === "AbortError") loop(); else setTimeout(loop, 3000); });
     })();
