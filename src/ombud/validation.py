@@ -20,7 +20,7 @@ _EMAIL = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
 )
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
-_HANDLE = re.compile(r"^\S{1,100}$")
+_HANDLE = re.compile(r"^\S{1,200}$")
 _VISITOR = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -93,7 +93,7 @@ def normalise_handle(value: str) -> str:
     """Return a social handle trimmed and lower-cased ("@jane" and "@Jane " are one customer)."""
     handle = value.strip().lower()
     if not _HANDLE.match(handle):
-        raise InvalidInput(f"{value!r} is not a handle: 1-100 characters, no spaces", code="invalid_handle")
+        raise InvalidInput(f"{value!r} is not a handle: 1-200 characters, no spaces", code="invalid_handle")
     return handle
 
 

@@ -177,10 +177,19 @@ def test_bad_frames_get_errors_and_the_connection_lives_on(api: TestClient, cast
         assert ws.receive_json()["code"] == "empty_message"
         ws.send_json({"type": "dance"})
         assert ws.receive_json()["code"] == "unknown_type"
+        ws.send_bytes(b"\x00\x01binary")
+        assert ws.receive_json()["code"] == "invalid_frame"
         assert say(ws, "still here", "ok-1")["state"] == "delivered"
     with api.websocket_connect("/api/v1/chat/ws") as agent:
         agent.send_json({"type": "hello", "token": cast.customer.token})
         assert agent.receive_json()["code"] == "role_forbidden"
+    with api.websocket_connect("/api/v1/chat/ws") as agent:
+        agent.send_json({"type": "hello", "token": cast.agent.token})
+        agent.receive_json()
+        agent.send_json({"type": "read", "ticket_id": 999999, "message_id": 1})
+        assert agent.receive_json()["code"] == "ticket_not_found"
+        agent.send_json({"type": "typing", "ticket_id": "x"})
+        assert agent.receive_json()["code"] == "invalid_frame"  # and the connection lives on
     assert api.get("/chat/api/conversation", headers={"X-Chat-Token": "nope"}).status_code == 401
     preflight = api.options(
         "/chat/api/messages",
@@ -195,3 +204,25 @@ def test_bad_frames_get_errors_and_the_connection_lives_on(api: TestClient, cast
         "access-control-allow-origin"
         not in api.get("/api/v1/health", headers={"Origin": "https://x"}).headers
     )
+
+
+def test_an_email_typed_into_the_widget_never_joins_someone_elses_timeline(
+    api: TestClient, cast: Personas
+) -> None:
+    token = start(api, name="Not Maria", email="maria@example.com")  # maria@example.com is a customer
+    headers = {"X-Chat-Token": token}
+    line = api.post(
+        "/chat/api/messages", json={"text": "show me my orders", "client_id": "s-1"}, headers=headers
+    )
+    ticket = api.get(f"/api/v1/tickets/{line.json()['ticket_id']}", headers=cast.agent.headers).json()
+    assert ticket["customer_id"] != cast.customer.id
+    maria = api.get(f"/api/v1/customers/{cast.customer.id}/timeline", headers=cast.agent.headers).json()
+    assert all(item.get("ticket_id") != ticket["id"] for item in maria["items"])
+    # A fresh address becomes the visitor's own.
+    other = start(api, email="new.person@example.net")
+    ticket_id = api.post(
+        "/chat/api/messages", json={"text": "hello", "client_id": "s-2"}, headers={"X-Chat-Token": other}
+    ).json()["ticket_id"]
+    owner = api.get(f"/api/v1/tickets/{ticket_id}", headers=cast.agent.headers).json()["customer_id"]
+    identities = api.get(f"/api/v1/customers/{owner}", headers=cast.agent.headers).json()["identities"]
+    assert ("email", "new.person@example.net") in {(i["kind"], i["value"]) for i in identities}

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ombud.channels.social.signing import sign, signature_problem
 from tests.conftest import Personas
@@ -217,3 +219,9 @@ def test_only_admins_manage_endpoints_and_secrets_rotate(client: TestClient, peo
         "/api/v1/channels/social", json={"name": "whatsapp", "platform": "wa"}, headers=people.admin.headers
     )
     assert dup.status_code == 409
+
+
+@given(st.text(max_size=30), st.text(max_size=80), st.binary(max_size=200))
+def test_any_headers_get_an_answer_never_an_exception(timestamp: str, signature: str, body: bytes) -> None:
+    problem = signature_problem("secret", timestamp, signature, body, time.time())
+    assert isinstance(problem, str) and problem  # nothing random is ever a valid signature

@@ -14,7 +14,7 @@ from ombud.accounts.schemas import SYSTEM
 from ombud.customers.schemas import CustomerRef
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
-from ombud.storage.queue import EmbeddedWorker
+from ombud.storage.queue import EmbeddedWorker, defer
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Message
 from ombud.tickets.schemas import TicketCreate
@@ -59,6 +59,24 @@ def test_jobs_run_only_after_commit(runtime: Runtime) -> None:
     assert _unindexed(runtime) == 0
     _create(runtime)
     assert _unindexed(runtime) == 0  # memory:// runs the deferred job right after commit
+
+
+def test_a_savepoint_neither_runs_nor_drops_the_jobs_of_its_transaction(runtime: Runtime) -> None:
+    ran: list[int] = []
+    runtime.queue.register("test.savepoint", lambda session, n: ran.append(n))
+    with runtime.database.session(write=True) as session:
+        defer(session, "test.savepoint", n=1)
+        with session.begin_nested():
+            defer(session, "test.savepoint", n=2)
+        assert ran == []  # the savepoint's release is no commit
+        try:
+            with session.begin_nested():
+                defer(session, "test.savepoint", n=3)
+                raise RuntimeError("roll the savepoint back")
+        except RuntimeError:
+            pass
+        session.commit()
+    assert sorted(ran) == [1, 2, 3]  # 3's ids would find nothing; the jobs before it are not lost
 
 
 def test_sweep_finds_work_whose_job_was_lost(runtime: Runtime) -> None:

@@ -51,6 +51,13 @@ def test_merge_moves_everything_and_undo_moves_it_back(client: TestClient, peopl
     again = new_ticket(client, people.agent, customer={"phone": "+442079460958"}, channel="phone")
     assert again["customer_id"] == target
 
+    # A reply added to the moved ticket after the merge goes back with the ticket on undo.
+    late = client.post(
+        f"/api/v1/tickets/{by_phone['id']}/messages",
+        json={"body": "We called you back."},
+        headers=people.agent.headers,
+    ).json()
+
     twice = client.post(
         f"/api/v1/customers/{target}/merge", json={"source_id": source}, headers=people.admin.headers
     )
@@ -59,7 +66,7 @@ def test_merge_moves_everything_and_undo_moves_it_back(client: TestClient, peopl
     undone = client.post(f"/api/v1/customer-merges/{merge['id']}/undo", headers=people.admin.headers)
     assert undone.status_code == 200, undone.text
     assert undone.json()["undone_at"] is not None
-    assert _timeline_ids(client, people, source) == before_source
+    assert _timeline_ids(client, people, source) == before_source | {late["id"]}
     # What came after the merge stays with the target; what the merge moved is gone from it.
     after_target = _timeline_ids(client, people, target)
     assert before_target < after_target and not after_target & before_source

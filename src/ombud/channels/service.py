@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
@@ -32,6 +33,7 @@ from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel, DeliveryState, Message, Status, Ticket
 from ombud.tickets.service import DELIVER_JOB, NewAttachment
 
+T = TypeVar("T")
 MAX_REF_CHARS = 255
 FLOOD_WINDOW = dt.timedelta(minutes=10)
 # Backoff between delivery attempts: 30 s, 1 min, 2 min ... capped at an hour; then it has failed.
@@ -202,6 +204,25 @@ def _record_inbound(session: Session, incoming: Incoming, ticket: Ticket, messag
             customer_id=incoming.customer_id,
             known_new=True,
         )
+
+
+def first_wins(session: Session, work: Callable[[], T], stored: Callable[[], T | None]) -> T:
+    """Run ``work``; if a concurrent transaction stored the same message first (a unique channel id or
+    call id: a platform retrying while its first request still runs), return ``stored()`` instead.
+
+    PostgreSQL only needs it: ``work`` runs in a savepoint there, and the unique index decides. SQLite
+    has one writer, and this transaction has held it since the id was looked up.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return work()
+    try:
+        with session.begin_nested():
+            return work()
+    except IntegrityError:
+        found = stored()
+        if found is None:
+            raise
+        return found
 
 
 # -- quarantine -------------------------------------------------------------------------------------------

@@ -54,6 +54,17 @@ def merge_customers(*, session: Session, target_id: int, source_id: int, actor: 
     _check_admin(actor)
     if target_id == source_id:
         raise InvalidInput("a customer cannot be merged into itself", code="merge_same_customer")
+    # Both rows locked, in id order (PostgreSQL; SQLite's writer lock already serialises): two admins
+    # merging A into B and B into A at once cannot both pass the checks below.
+    locked = session.scalars(
+        select(Customer)
+        .where(Customer.id.in_(sorted({target_id, source_id})))
+        .order_by(Customer.id)
+        .with_for_update()
+    ).all()
+    if len(locked) != 2:
+        missing = target_id if all(c.id != target_id for c in locked) else source_id
+        raise NotFound(f"no customer with id {missing}", code="customer_not_found")
     target, source = _customer(session, target_id), _customer(session, source_id)
     for customer in (target, source):
         if customer.merged_into_id is not None:
@@ -118,6 +129,20 @@ def undo_merge(*, session: Session, merge_id: int, actor: Principal) -> Customer
         if table is None:
             continue  # a table a later version dropped
         _move(session, table, ids, merge.target_id, merge.source_id)
+    # What was added since to the tickets that go back (a reply, a call, its channel ids and triage)
+    # belongs to the source's conversations: it goes back too, or the target would keep reading it.
+    moved_tickets = rows.get("tickets", [])
+    for table in tables.values():
+        if table.name != "tickets" and "ticket_id" in table.c:
+            for start in range(0, len(moved_tickets), 500):
+                session.execute(
+                    update(table)
+                    .where(
+                        table.c.ticket_id.in_(moved_tickets[start : start + 500]),
+                        table.c.customer_id == merge.target_id,
+                    )
+                    .values(customer_id=merge.source_id)
+                )
     filled = merge.moved.get("filled", {})
     if "name" in filled and target.name == filled["name"]:
         target.name = ""

@@ -18,7 +18,7 @@ class CustomerRef(BaseModel):
 
     email: CleanText | None = Field(default=None, max_length=320)
     phone: CleanText | None = Field(default=None, max_length=40)
-    handle: CleanText | None = Field(default=None, max_length=100)
+    handle: CleanText | None = Field(default=None, max_length=200)
     visitor: CleanText | None = Field(default=None, max_length=100)
     name: Name | None = None
 

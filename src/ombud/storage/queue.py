@@ -162,6 +162,8 @@ class JobQueue:
             raise ValueError(f"unknown job {name!r}; known: {', '.join(self.job_names)}") from None
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the work is not committed until the outer transaction is
         pending = session.info.pop(_DEFERRED, None)
         for name, ids, delay in pending or ():
             if delay is None and not self._claim(name):
@@ -191,6 +193,10 @@ class JobQueue:
             self._waiting.discard(name)
 
     def _after_rollback(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            # A savepoint rolled back: what was deferred before it still stands. What was deferred inside
+            # it is enqueued with the rest; its ids find nothing and the jobs end at once.
+            return
         session.info.pop(_DEFERRED, None)
 
     # -- the sweep ------------------------------------------------------------------------------------

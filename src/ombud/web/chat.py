@@ -263,8 +263,8 @@ async def _hello(websocket: WebSocket) -> str | None:
     """Accept, and return the token of the first frame (None after closing a bad start)."""
     await websocket.accept()
     try:
-        first = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
-        frame = json.loads(first)
+        first = await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT)
+        frame = json.loads(first) if first is not None else None
         token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "hello" else None
     except (TimeoutError, ValueError, WebSocketDisconnect):
         token = None
@@ -282,10 +282,24 @@ async def _close(websocket: WebSocket, code: str, message: str) -> None:
         )
 
 
+async def _receive_text(websocket: WebSocket) -> str | None:
+    """The next frame's text; None for a binary frame (the protocol is JSON text)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    return text if isinstance(text, str) else None
+
+
 async def _frames(websocket: WebSocket) -> Any:
     """Yield the client's frames as dicts; a frame that is not a JSON object gets an error frame."""
     while True:
-        text = await websocket.receive_text()
+        text = await _receive_text(websocket)
+        if text is None:
+            await websocket.send_json(
+                {"type": "error", "code": "invalid_frame", "message": "send text frames"}
+            )
+            continue
         if len(text) > MAX_FRAME_BYTES:
             await websocket.send_json(
                 {"type": "error", "code": "frame_too_large", "message": "frames hold 64 KiB"}
@@ -313,6 +327,36 @@ async def _pump(
             await websocket.send_json(event)
 
 
+async def _visitor_frame(
+    websocket: WebSocket,
+    runtime: Runtime,
+    token: str,
+    visitor: ChatVisitor,
+    subscription: Subscription,
+    sent: set[str],
+    frame: dict[str, Any],
+) -> None:
+    kind = frame.get("type")
+    if kind == "message":
+        line = LineIn.model_validate({k: frame.get(k) for k in ("text", "client_id")})
+        sent.add(line.client_id)
+        event = await _store_line(runtime, token, line)
+        if event["ticket_id"] != visitor.ticket_id:  # the first line opened the conversation
+            visitor.ticket_id = event["ticket_id"]
+            subscription.add_topic(ticket_topic(event["ticket_id"]))
+        await websocket.send_json(
+            {"type": "ack", "client_id": line.client_id, "state": "delivered", "message": event}
+        )
+    elif kind == "typing":
+        _visitor_typing(runtime.chat_hub, visitor, bool(frame.get("typing")))
+    elif kind == "ping":
+        await websocket.send_json({"type": "pong"})
+    else:
+        await websocket.send_json(
+            {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
+        )
+
+
 @visitor_router.websocket("/ws")
 async def visitor_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
@@ -322,11 +366,17 @@ async def visitor_socket(websocket: WebSocket) -> None:
         return
     try:
         visitor = await run_in_threadpool(_in_session, runtime, lambda s: _visitor(s, token), write=False)
-        welcome = await run_in_threadpool(_reload, runtime, token, hub, 0)
     except OmbudError as error:
         await _close(websocket, error.code, error.message)
         return
+    # Subscribed before the history is read: a reply sent in between is heard (the widget drops repeats).
     subscription = hub.subscribe(PRESENCE, *_topics(visitor))
+    try:
+        welcome = await run_in_threadpool(_reload, runtime, token, hub, 0)
+    except OmbudError as error:
+        subscription.close()
+        await _close(websocket, error.code, error.message)
+        return
     sent: set[str] = set()  # this connection's own lines come back as acks, not as messages
 
     def skip(event: dict[str, Any]) -> bool:
@@ -338,32 +388,15 @@ async def visitor_socket(websocket: WebSocket) -> None:
             {"type": "welcome", "visitor_id": visitor.public_id, **welcome.model_dump()}
         )
         async for frame in _frames(websocket):
-            kind = frame.get("type")
             try:
-                if kind == "message":
-                    line = LineIn.model_validate({k: frame.get(k) for k in ("text", "client_id")})
-                    sent.add(line.client_id)
-                    event = await _store_line(runtime, token, line)
-                    if event["ticket_id"] != visitor.ticket_id:  # the first line opened the conversation
-                        visitor.ticket_id = event["ticket_id"]
-                        subscription.add_topic(ticket_topic(event["ticket_id"]))
-                    await websocket.send_json(
-                        {"type": "ack", "client_id": line.client_id, "state": "delivered", "message": event}
-                    )
-                elif kind == "typing":
-                    _visitor_typing(hub, visitor, bool(frame.get("typing")))
-                elif kind == "ping":
-                    await websocket.send_json({"type": "pong"})
-                else:
-                    await websocket.send_json(
-                        {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
-                    )
+                await _visitor_frame(websocket, runtime, token, visitor, subscription, sent, frame)
             except ValidationError as error:
+                problem = str(error.errors()[0]["msg"])
                 await websocket.send_json(
                     {
                         "type": "error",
                         "code": "invalid_input",
-                        "message": str(error.errors()[0]["msg"]),
+                        "message": problem,
                         "client_id": frame.get("client_id"),
                     }
                 )
@@ -420,7 +453,10 @@ async def agent_socket(websocket: WebSocket) -> None:
                     {"type": "typing", "who": "agent", "typing": bool(frame.get("typing"))},
                 )
             elif kind == "read" and isinstance(frame.get("message_id"), int):
-                await run_in_threadpool(_read, runtime, principal, ticket_id, int(frame["message_id"]))
+                try:
+                    await run_in_threadpool(_read, runtime, principal, ticket_id, int(frame["message_id"]))
+                except OmbudError as error:
+                    await websocket.send_json({"type": "error", "code": error.code, "message": error.message})
             else:
                 await websocket.send_json(
                     {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}

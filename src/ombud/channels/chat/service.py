@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.channels import service as channels
-from ombud.channels.chat.hub import AGENTS, ChatHub, ticket_topic, visitor_topic
+from ombud.channels.chat.hub import AGENTS, ChatHub, visitor_topic
 from ombud.channels.email.service import EmailAdapter
 from ombud.channels.models import ChatVisitor
 from ombud.channels.registry import Outbound, Undeliverable
@@ -42,22 +42,36 @@ def _digest(token: str) -> str:
 
 # -- visitors ---------------------------------------------------------------------------------------------
 def start_visitor(*, session: Session, name: str | None, email: str | None) -> tuple[str, ChatVisitor]:
-    """Return (secret token, visitor) for a browser opening the widget the first time. With an email
-    address the chat joins that customer's timeline."""
+    """Return (secret token, visitor) for a browser opening the widget the first time.
+
+    The visitor is a customer of its own. An email address typed into a widget proves nothing: it
+    becomes this customer's only if nobody has it, and a chat never joins another customer's timeline
+    by it (an agent merges the two when they are one person).
+    """
     token = secrets.token_urlsafe(32)
     public_id = "v_" + secrets.token_hex(8)
     customer, _ = customers.resolve_customer(
-        session=session, ref=CustomerRef(visitor=public_id, email=email, name=name), actor=SYSTEM
+        session=session, ref=CustomerRef(visitor=public_id, name=name), actor=SYSTEM
     )
-    visitor = ChatVisitor(
-        token_sha256=_digest(token),
-        public_id=public_id,
-        customer_id=customer.id,
-        email=normalise_email(email) if email else None,
-    )
+    visitor = ChatVisitor(token_sha256=_digest(token), public_id=public_id, customer_id=customer.id)
     session.add(visitor)
     session.flush()
+    if email:
+        _take_address(session=session, visitor=visitor, email=email)
     return token, visitor
+
+
+def _take_address(*, session: Session, visitor: ChatVisitor, email: str) -> None:
+    address = normalise_email(email)
+    if customers.identity_owner(session=session, kind=IdentityKind.email, value=address) is None:
+        customers.claim_identity(
+            session=session,
+            customer_id=visitor.customer_id,
+            kind=IdentityKind.email,
+            value=address,
+            actor=SYSTEM,
+        )
+    visitor.email = address
 
 
 def visitor_for(*, session: Session, token: str) -> ChatVisitor:
@@ -68,7 +82,9 @@ def visitor_for(*, session: Session, token: str) -> ChatVisitor:
 
 
 def current_ticket(*, session: Session, visitor: ChatVisitor) -> Ticket | None:
-    return session.get(Ticket, visitor.ticket_id) if visitor.ticket_id is not None else None
+    """The visitor's conversation, if it is still the visitor's customer's (a merge undone can part them)."""
+    ticket = session.get(Ticket, visitor.ticket_id) if visitor.ticket_id is not None else None
+    return ticket if ticket is not None and ticket.customer_id == visitor.customer_id else None
 
 
 # -- lines in ---------------------------------------------------------------------------------------------
@@ -89,13 +105,9 @@ def post_line(*, session: Session, visitor: ChatVisitor, text: str, client_id: s
     if not client_id or len(client_id) > 64:
         raise InvalidInput("client_id must be 1-64 characters", code="invalid_client_id")
     ref = f"{visitor.public_id}:{client_id}"
-    known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    known = _stored_line(session, ref)
     if known is not None:
-        message = session.get(Message, known.message_id)
-        ticket = session.get(Ticket, known.ticket_id)
-        assert message is not None
-        assert ticket is not None
-        return Line(message, ticket, created=False)
+        return known
     since = utcnow() - channels.FLOOD_WINDOW
     if (
         channels.inbound_count_since(session=session, customer_id=visitor.customer_id, since=since)
@@ -105,21 +117,36 @@ def post_line(*, session: Session, visitor: ChatVisitor, text: str, client_id: s
             f"more than {flood_limit} messages in 10 minutes; please wait a moment",
             details={"retry_after": 60},
         )
-    _, ticket, message = channels.take_in(
-        session=session,
-        ticket=current_ticket(session=session, visitor=visitor),
-        incoming=channels.Incoming(
-            customer_id=visitor.customer_id,
-            channel=Channel.chat,
-            subject=text.splitlines()[0][:80],
-            body=text,
-            channel_meta={"visitor": visitor.public_id, "client_id": client_id},
-            ref=(CHANNEL, ref),
-        ),
+    incoming = channels.Incoming(
+        customer_id=visitor.customer_id,
+        channel=Channel.chat,
+        subject=text.splitlines()[0][:80],
+        body=text,
+        channel_meta={"visitor": visitor.public_id, "client_id": client_id},
+        ref=(CHANNEL, ref),
     )
-    visitor.ticket_id = ticket.id
-    visitor.last_seen_at = utcnow()
-    return Line(message, ticket, created=True)
+
+    def store() -> Line:
+        _, ticket, message = channels.take_in(
+            session=session, ticket=current_ticket(session=session, visitor=visitor), incoming=incoming
+        )
+        visitor.ticket_id = ticket.id
+        visitor.last_seen_at = utcnow()
+        return Line(message, ticket, created=True)
+
+    # The widget resends a line whose ack it missed, maybe while the first send is still being stored.
+    return channels.first_wins(session, store, lambda: _stored_line(session, ref))
+
+
+def _stored_line(session: Session, ref: str) -> Line | None:
+    known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    if known is None:
+        return None
+    message = session.get(Message, known.message_id)
+    ticket = session.get(Ticket, known.ticket_id)
+    if message is None or ticket is None:
+        return None
+    return Line(message, ticket, created=False)
 
 
 def history(*, session: Session, visitor: ChatVisitor, after_id: int = 0, limit: int = 200) -> list[Message]:
@@ -133,20 +160,10 @@ def history(*, session: Session, visitor: ChatVisitor, after_id: int = 0, limit:
 
 
 def continue_by_email(*, session: Session, visitor: ChatVisitor, email: str) -> ChatVisitor:
-    """Nobody could answer now: agents' replies go to ``email`` while the visitor is away."""
-    address = normalise_email(email)
-    owner = customers.identity_owner(session=session, kind=IdentityKind.email, value=address)
-    if owner is None:
-        customers.claim_identity(
-            session=session,
-            customer_id=visitor.customer_id,
-            kind=IdentityKind.email,
-            value=address,
-            actor=SYSTEM,
-        )
-    # An address someone else has stays theirs: the reply still goes there, the timelines stay apart
-    # until an agent merges them.
-    visitor.email = address
+    """Nobody could answer now: agents' replies go to ``email`` while the visitor is away. An address
+    someone else has stays theirs: the reply still goes there, the timelines stay apart until an agent
+    merges them."""
+    _take_address(session=session, visitor=visitor, email=email)
     visitor.by_email = True
     session.flush()
     return visitor
@@ -214,7 +231,7 @@ class ChatAdapter:
         if visitor is None:
             raise Undeliverable("no chat widget holds this conversation (a chat ticket made by the API)")
         by_email = None
-        if visitor.email and self.email.config.relay_host:
+        if visitor.by_email and visitor.email and self.email.config.relay_host:
             by_email = self.email.compose(
                 session=session,
                 message=message,
@@ -226,7 +243,11 @@ class ChatAdapter:
             message_id=message.id,
             recipient=f"visitor:{visitor.public_id}",
             ref=by_email.ref if by_email else None,
-            payload=ChatPush(topic=ticket_topic(ticket.id), event=message_event(message), email=by_email),
+            # The visitor's own topic: every tab of the visitor hears it, even one opened before the
+            # conversation had a ticket.
+            payload=ChatPush(
+                topic=visitor_topic(visitor.public_id), event=message_event(message), email=by_email
+            ),
             channel=by_email.channel if by_email else None,
         )
 

@@ -34,26 +34,25 @@ def record_call(*, session: Session, data: CallIn, actor: Principal) -> tuple[Ca
     """Store the call; return (call, created). A call id seen before returns the first record."""
     if not actor.can_serve:
         raise Forbidden("your role may not record calls", code="role_forbidden")
-    if data.external_id:
-        known = session.scalar(select(Call).where(Call.external_id == data.external_id))
-        if known is not None:
-            return known, False
+    known = _known_call(session, data.external_id)
+    if known is not None:
+        return known
     caller, callee = normalise_phone(data.caller), normalise_phone(data.callee)
     number = caller if data.direction is CallDirection.inbound else callee
     if data.agent_id is not None:
         accounts.access_user(session=session, user_id=data.agent_id)
-    ticket = None
+    existing = None
     if data.ticket_id is not None:
-        ticket = tickets.access_ticket(session=session, principal=actor, ticket_id=data.ticket_id)
+        existing = tickets.access_ticket(session=session, principal=actor, ticket_id=data.ticket_id)
         # The number may be new (the customer called from another phone): it becomes theirs.
         customers.claim_identity(
             session=session,
-            customer_id=ticket.customer_id,
+            customer_id=existing.customer_id,
             kind=IdentityKind.phone,
             value=number,
             actor=actor,
         )
-        customer_id = ticket.customer_id
+        customer_id = existing.customer_id
     else:
         customer, _ = customers.resolve_customer(
             session=session, ref=CustomerRef(phone=number, name=data.customer_name), actor=actor
@@ -75,36 +74,44 @@ def record_call(*, session: Session, data: CallIn, actor: Principal) -> tuple[Ca
             "number": number,
         }
     }
-    _, ticket, message = channels.take_in(
-        session=session,
-        ticket=ticket,
-        incoming=channels.Incoming(
+
+    def store() -> tuple[Call, bool]:
+        _, opened, message = channels.take_in(
+            session=session,
+            ticket=existing,
+            incoming=channels.Incoming(
+                customer_id=customer_id,
+                channel=Channel.phone,
+                subject=subject,
+                body="\n".join(said) if said else _NO_WORDS[data.outcome],
+                channel_meta=meta,
+                # Only what the customer said is read by triage; a missed call has nothing to read.
+                triage=bool(said),
+            ),
+        )
+        call = Call(
+            external_id=data.external_id,
+            message_id=message.id,
+            ticket_id=opened.id,
             customer_id=customer_id,
-            channel=Channel.phone,
-            subject=subject,
-            body="\n".join(said) if said else _NO_WORDS[data.outcome],
-            channel_meta=meta,
-            # Only what the customer said is read by triage; a missed call has nothing to read.
-            triage=bool(said),
-        ),
-    )
-    call = Call(
-        external_id=data.external_id,
-        message_id=message.id,
-        ticket_id=ticket.id,
-        customer_id=customer_id,
-        direction=data.direction,
-        caller=caller,
-        callee=callee,
-        started_at=data.started_at,
-        duration_seconds=data.duration_seconds,
-        outcome=data.outcome,
-        agent_user_id=data.agent_id,
-        recording_ref=data.recording_ref,
-        transcript=[turn.model_dump() for turn in data.transcript],
-    )
-    session.add(call)
-    session.flush()
+            direction=data.direction,
+            caller=caller,
+            callee=callee,
+            started_at=data.started_at,
+            duration_seconds=data.duration_seconds,
+            outcome=data.outcome,
+            agent_user_id=data.agent_id,
+            recording_ref=data.recording_ref,
+            transcript=[turn.model_dump() for turn in data.transcript],
+        )
+        session.add(call)
+        session.flush()
+        return call, True
+
+    # The telephony system may retry while its first post is still being stored: one call either way.
+    call, created = channels.first_wins(session, store, lambda: _known_call(session, data.external_id))
+    if not created:
+        return call, False
     audit.record(
         session=session,
         actor=actor,
@@ -112,10 +119,21 @@ def record_call(*, session: Session, data: CallIn, actor: Principal) -> tuple[Ca
         entity_type="call",
         entity_id=call.id,
         customer_id=customer_id,
-        ticket_id=ticket.id,
-        after={"direction": call.direction.value, "outcome": call.outcome.value, "message_id": message.id},
+        ticket_id=call.ticket_id,
+        after={
+            "direction": call.direction.value,
+            "outcome": call.outcome.value,
+            "message_id": call.message_id,
+        },
     )
     return call, True
+
+
+def _known_call(session: Session, external_id: str | None) -> tuple[Call, bool] | None:
+    if not external_id:
+        return None
+    call = session.scalar(select(Call).where(Call.external_id == external_id))
+    return (call, False) if call is not None else None
 
 
 def access_call(*, session: Session, principal: Principal, call_id: int) -> Call:

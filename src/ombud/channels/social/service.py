@@ -163,9 +163,9 @@ def receive(
 ) -> Taken:
     """Take in one authenticated message: once per platform message id, into the customer's conversation."""
     ref = f"{endpoint.name}:{data.id}"
-    known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    known = _duplicate(session, ref)
     if known is not None:
-        return Taken("duplicate", known.ticket_id, known.message_id, "this message id was taken in before")
+        return known
     if not data.text.strip() and not data.attachments:
         raise InvalidInput("the message has neither text nor attachments", code="empty_message")
     attachments = tickets.decode_attachments(data.attachments, limits)
@@ -199,21 +199,33 @@ def receive(
         "conversation_id": data.conversation_id,
         "sent_at": data.sent_at.isoformat() if data.sent_at else None,
     }
-    outcome, ticket, message = channels.take_in(
-        session=session,
-        ticket=_conversation(session=session, endpoint=endpoint.name, customer_id=customer.id),
-        incoming=channels.Incoming(
-            customer_id=customer.id,
-            channel=Channel.social,
-            subject=_subject(body, endpoint.platform),
-            body=body,
-            channel_meta=meta,
-            attachments=attachments,
-            triage=bool(data.text.strip()),
-            ref=(CHANNEL, ref),
-        ),
+    incoming = channels.Incoming(
+        customer_id=customer.id,
+        channel=Channel.social,
+        subject=_subject(body, endpoint.platform),
+        body=body,
+        channel_meta=meta,
+        attachments=attachments,
+        triage=bool(data.text.strip()),
+        ref=(CHANNEL, ref),
     )
-    return Taken(outcome, ticket.id, message.id)
+
+    def store() -> Taken:
+        outcome, ticket, message = channels.take_in(
+            session=session,
+            ticket=_conversation(session=session, endpoint=endpoint.name, customer_id=customer.id),
+            incoming=incoming,
+        )
+        return Taken(outcome, ticket.id, message.id)
+
+    return channels.first_wins(session, store, lambda: _duplicate(session, ref))
+
+
+def _duplicate(session: Session, ref: str) -> Taken | None:
+    known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    if known is None:
+        return None
+    return Taken("duplicate", known.ticket_id, known.message_id, "this message id was taken in before")
 
 
 def _subject(body: str, platform: str) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 TIMESTAMP_HEADER = "X-Ombud-Timestamp"
 SIGNATURE_HEADER = "X-Ombud-Signature"
 TOLERANCE_SECONDS = 300
+_DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -23,10 +25,11 @@ def signature_problem(
     """Return why the request is not authentic ("" when it is)."""
     if not timestamp or not signature:
         return f"the request needs the {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers"
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not _DIGITS.fullmatch(timestamp):
         return f"{TIMESTAMP_HEADER} must be Unix time in seconds"
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         return f"{TIMESTAMP_HEADER} is over {TOLERANCE_SECONDS} s from our clock: a replay, or a clock to fix"
-    if not hmac.compare_digest(sign(secret, int(timestamp), body), signature.strip()):
+    given = signature.strip().encode("ascii", "replace")  # a header is Latin-1: compare bytes, never str
+    if not hmac.compare_digest(sign(secret, int(timestamp), body).encode(), given):
         return f"{SIGNATURE_HEADER} does not match the body signed with this endpoint's secret"
     return ""
