@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Web form submissions one client address may make in 10 minutes; more get 429.",
     )
+    chat_visitor_limit: int = Field(
+        default=30,
+        ge=1,
+        description="New chat visitors one client address may start in 10 minutes; more get 429.",
+    )
     imap_mailboxes: list[ImapMailbox] = Field(
         default_factory=list,
         description="IMAP mailboxes `ombud serve` polls, as a JSON list: "

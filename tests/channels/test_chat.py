@@ -226,3 +226,8 @@ def test_an_email_typed_into_the_widget_never_joins_someone_elses_timeline(
     owner = api.get(f"/api/v1/tickets/{ticket_id}", headers=cast.agent.headers).json()["customer_id"]
     identities = api.get(f"/api/v1/customers/{owner}", headers=cast.agent.headers).json()["identities"]
     assert ("email", "new.person@example.net") in {(i["kind"], i["value"]) for i in identities}
+
+
+def test_one_address_cannot_start_visitors_without_end(api: TestClient) -> None:
+    codes = [api.post("/chat/api/visitors", json={}).status_code for _ in range(31)]
+    assert codes == [201] * 30 + [429]  # OMBUD_CHAT_VISITOR_LIMIT defaults to 30 in 10 minutes

@@ -19,9 +19,12 @@ from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError
 from sqlalchemy import func, select, update
 
+from ombud.accounts.schemas import SYSTEM
 from ombud.channels import service as channels
+from ombud.channels.email import service as email_service
 from ombud.channels.email.imap import ImapPoller, poll_mailbox
 from ombud.channels.models import MailboxCursor, Quarantined
+from ombud.errors import Conflict
 from ombud.runtime import Runtime
 from ombud.settings import ImapMailbox
 from ombud.tickets.models import Message, Ticket
@@ -321,6 +324,11 @@ def test_an_oversized_email_is_quarantined_from_its_headers_and_later_mail_comes
     # Left unread on the server for a person to see; the others are marked read.
     _, seen = server_state(dovecot_server)
     assert list(seen.values()) == [True, False, True]
+
+    # Its headers alone cannot be released: that would make an empty message and hide the real email.
+    with mail_runtime.database.session(write=True) as session, pytest.raises(Conflict) as refused:
+        email_service.release(session=session, item_id=item.id, actor=SYSTEM, config=mail_runtime.email)
+    assert refused.value.code == "quarantine_unreleasable"
 
     deliver(dovecot_server, "gmail_reply_en")
     assert poll(mail_runtime, mailbox) == 1

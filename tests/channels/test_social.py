@@ -225,3 +225,19 @@ def test_only_admins_manage_endpoints_and_secrets_rotate(client: TestClient, peo
 def test_any_headers_get_an_answer_never_an_exception(timestamp: str, signature: str, body: bytes) -> None:
     problem = signature_problem("secret", timestamp, signature, body, time.time())
     assert isinstance(problem, str) and problem  # nothing random is ever a valid signature
+
+
+def test_a_flood_is_quarantined_and_an_admin_can_release_it(client: TestClient, people: Personas) -> None:
+    secret = _endpoint(client, people, None)["secret"]
+    outcomes = [
+        _post(client, secret, _message(f"wamid.f{i}", f"Message {i}: are you there?")).json()["outcome"]
+        for i in range(31)
+    ]
+    assert outcomes[:2] == ["created", "threaded"] and outcomes[-1] == "quarantined"  # limit 30 in 10 min
+    (held,) = client.get("/api/v1/channels/quarantine", headers=people.admin.headers).json()["items"]
+    assert held["reason_code"] == "flood" and held["channel"] == "social"
+    released = client.post(f"/api/v1/channels/quarantine/{held['id']}/release", headers=people.admin.headers)
+    assert released.status_code == 200, released.text
+    assert released.json()["outcome"] == "threaded" and released.json()["message_id"] is not None
+    again = client.post(f"/api/v1/channels/quarantine/{held['id']}/release", headers=people.admin.headers)
+    assert again.status_code == 409

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from ombud.storage.db import Database
 from ombud.storage.models import metadata
@@ -27,3 +29,69 @@ def test_upgrade_is_idempotent_and_check_passes(database_url: str) -> None:
     check_schema(database)
     assert "message_search" in inspect(database.engine).get_table_names()
     database.dispose()
+
+
+def test_upgrading_a_database_in_use_keeps_every_row_and_rewrites_phones_in_e164(tmp_path: Path) -> None:
+    # Batch migrations on SQLite copy and drop tables: with foreign keys on, the drop used to delete
+    # (CASCADE) or refuse (RESTRICT) the rows pointing at them. A database with data must come through.
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0002")
+    day = "2026-01-01 00:00:00"
+    with database.engine.begin() as connection:
+        for customer in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, name, preferences, notes, created_at, updated_at) "
+                    "VALUES (:i, 'c', '{}', '', :d, :d)"
+                ),
+                {"i": customer, "d": day},
+            )
+        # As 0002-era ombud stored numbers: '+' and digits as written, national numbers as digits.
+        for row_id, customer, value in [
+            (1, 1, "+4402079460958"),
+            (2, 1, "004915112345678"),
+            (3, 2, "030123456"),
+            (4, 2, "0044 20 7946 0958"),
+            (5, 1, "+442079460958"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO identities (id, customer_id, kind, value, created_at) "
+                    "VALUES (:i, :c, 'phone', :v, :d)"
+                ),
+                {"i": row_id, "c": customer, "v": value, "d": day},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO tickets (id, subject, status, priority, channel, customer_id, created_at, "
+                "updated_at) VALUES (1, 'Router', 'open', 'normal', 'email', 1, :d, :d)"
+            ),
+            {"d": day},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO messages (id, ticket_id, customer_id, author_type, channel, internal, "
+                "body_text, channel_meta, created_at) "
+                "VALUES (1, 1, 1, 'customer', 'email', 0, 'It drops', '{}', :d)"
+            ),
+            {"d": day},
+        )
+    upgrade(database)
+    with database.engine.connect() as connection:
+        counts = [
+            connection.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in ("customers", "tickets", "messages")
+        ]
+        values = dict(connection.execute(text("SELECT id, value FROM identities ORDER BY id")).fetchall())
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # on again after the upgrade
+    database.dispose()
+    assert counts == [2, 1, 1]
+    # Kept as they were: a number with the UK's (0) left in (no possible number), a national number, and
+    # one whose E.164 form another identity already has (an admin merges the two customers).
+    assert values == {
+        1: "+4402079460958",
+        2: "+4915112345678",
+        3: "030123456",
+        4: "0044 20 7946 0958",
+        5: "+442079460958",
+    }

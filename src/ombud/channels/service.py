@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,11 @@ from ombud.channels.models import (
     Direction,
     Quarantined,
     QuarantineState,
+    RateHit,
     RawSource,
 )
 from ombud.channels.registry import Channels, Outbound, TryLater, Undeliverable
-from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.storage.base import utcnow
 from ombud.storage.queue import defer
@@ -223,6 +224,23 @@ def first_wins(session: Session, work: Callable[[], T], stored: Callable[[], T |
         if found is None:
             raise
         return found
+
+
+def check_rate(*, session: Session, key: str, limit: int, now: dt.datetime | None = None) -> None:
+    """Count one use of ``key``; refuse it when ``limit`` uses fell in the last FLOOD_WINDOW."""
+    now = now or utcnow()
+    since = now - FLOOD_WINDOW
+    session.execute(delete(RateHit).where(RateHit.key == key, RateHit.at < since))
+    used = session.scalar(select(func.count()).select_from(RateHit).where(RateHit.key == key)) or 0
+    if used >= limit:
+        oldest = session.scalar(select(func.min(RateHit.at)).where(RateHit.key == key)) or now
+        retry_after = max(1, int((oldest + FLOOD_WINDOW - now).total_seconds()) + 1)
+        raise TooManyRequests(
+            f"too many submissions from your address; try again in {retry_after} seconds",
+            details={"retry_after": retry_after},
+        )
+    session.add(RateHit(key=key, at=now))
+    session.flush()
 
 
 # -- quarantine -------------------------------------------------------------------------------------------

@@ -71,8 +71,10 @@ def make_huey(queue_url: str, *, name: str = "ombud", immediate: bool = False) -
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=str(path), results=False, immediate=immediate, timeout=30)
     if parsed.scheme in {"redis", "rediss"}:
-        # The priority flavour (a sorted set): a chat reply need not wait behind a backlog of triage.
-        return PriorityRedisHuey(name, url=queue_url, results=False, immediate=immediate)
+        # The priority flavour (a sorted set): a chat reply need not wait behind a backlog of triage. Its
+        # own key: the plain flavour's list under the old one would answer WRONGTYPE. Jobs left there by
+        # an older ombud are not lost: the database records the work, and the sweep enqueues it again.
+        return PriorityRedisHuey(f"{name}.p", url=queue_url, results=False, immediate=immediate)
     if parsed.scheme == "memory":
         return Huey(name, results=False, immediate=True)
     raise ConfigurationError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -36,9 +37,29 @@ def upgrade(database: Database, revision: str = "head") -> tuple[str | None, str
     """Migrate the database to ``revision``; return (revision before, revision after)."""
     before = current_revision(database)
     config = _config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with database.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver: Any = connection.connection.driver_connection
+        if sqlite:
+            # A batch migration copies a table, drops the old one and renames the copy. With foreign keys
+            # on, that DROP would delete (ON DELETE CASCADE) or refuse (RESTRICT) every row pointing at
+            # the table: SQLite's documented procedure turns them off, outside the transaction.
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise ConfigurationError(
+                            f"the migration would leave {len(broken)} rows pointing at nothing (first: "
+                            f"{tuple(broken[0])}); nothing was changed",
+                            code="migration_failed",
+                        )
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys=ON")
     return before, current_revision(database) or ""
 
 

@@ -109,8 +109,12 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+# What a company's own site calls from its visitors' browsers: the chat widget and the web form.
+PUBLIC_PREFIXES = ("/chat/api/", "/api/v1/forms/")
+
+
 class ChatCors:
-    """Let a company's own site call the chat widget's HTTP side (/chat/api/...) from its origin. Only
+    """Let a company's own site call the chat widget's HTTP side and the web form from its origin. Only
     there: the rest of the API is for ombud's own pages and for servers."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -124,7 +128,7 @@ class ChatCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/chat/api/"):
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(PUBLIC_PREFIXES):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

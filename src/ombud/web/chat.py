@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
+from ombud.channels import service as channels
 from ombud.channels.chat import service as chat
 from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic, visitor_topic
 from ombud.channels.models import ChatVisitor
@@ -151,10 +152,15 @@ def demo_page() -> HTMLResponse:
 
 
 @visitor_router.post("/api/visitors", response_model=VisitorStarted, status_code=201)
-async def start_visitor(body: VisitorStart, runtime: RuntimeDep) -> VisitorStarted:
-    """Start a chat visitor (no token needed): the answer's token reopens the conversation later."""
+async def start_visitor(body: VisitorStart, request: Request, runtime: RuntimeDep) -> VisitorStarted:
+    """Start a chat visitor (no token needed): the answer's token reopens the conversation later. One
+    client address may start OMBUD_CHAT_VISITOR_LIMIT in 10 minutes (429 `rate_limited`)."""
+    client = request.client.host if request.client else "unknown"
 
     def work(session: Session) -> VisitorStarted:
+        channels.check_rate(
+            session=session, key=f"chat-visitor:{client}", limit=runtime.settings.chat_visitor_limit
+        )
         token, visitor = chat.start_visitor(session=session, name=body.name, email=body.email)
         return VisitorStarted(
             token=token, visitor_id=visitor.public_id, agents_online=runtime.chat_hub.agents_online()

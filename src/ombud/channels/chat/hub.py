@@ -162,7 +162,8 @@ class RedisChatHub(ChatHub):
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
-        self._redis = redis.Redis.from_url(url)
+        # Bounded waits: these calls run on the web server's loop, which a silent Redis must not freeze.
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
         self._prefix = f"{prefix}:chat:"
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
@@ -237,7 +238,7 @@ class RedisChatHub(ChatHub):
                 continue
             try:
                 with self._pubsub_lock:
-                    message = self._pubsub.get_message(timeout=0.05)
+                    message = self._pubsub.get_message(timeout=0.01)
             except (redis.RedisError, ValueError):
                 if self._stop.wait(1.0):
                     return

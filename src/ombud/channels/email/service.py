@@ -129,6 +129,10 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
     )
 
 
+# Quarantine reasons whose stored source is not the whole message (IMAP keeps an oversized mail's headers).
+PARTIAL_SOURCES = frozenset({"too_large"})
+
+
 def release(*, session: Session, item_id: int, actor: Principal, config: EmailConfig) -> Received:
     """Take a quarantined email in after all (an admin's decision); Conflict if it still cannot be."""
     item = channels.access_quarantined(session=session, principal=actor, item_id=item_id)
@@ -138,6 +142,14 @@ def release(*, session: Session, item_id: int, actor: Principal, config: EmailCo
     if item.state is not QuarantineState.held:
         raise Conflict(
             f"quarantined item {item_id} is already {item.state.value}", code="quarantine_resolved"
+        )
+    if item.reason_code in PARTIAL_SOURCES:
+        # Only the headers were kept: releasing them would make an empty message and mark the real
+        # email as seen. The whole email is still on the server.
+        raise Conflict(
+            f"quarantined item {item_id} holds only the headers ({item.reason}); discard it, and take the "
+            "email in from the mailbox once the size limit allows it",
+            code="quarantine_unreleasable",
         )
     received = receive_email(session=session, raw=raw, source=item.source, config=config, force=True)
     if received.message_id is None:

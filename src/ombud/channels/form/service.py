@@ -8,19 +8,16 @@ carries the ticket reference, and replies go out by email, threaded by the same 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM
 from ombud.channels import service as channels
-from ombud.channels.models import RateHit
 from ombud.customers import service as customers
 from ombud.customers.schemas import CustomerRef
 from ombud.errors import InvalidInput, TooManyRequests
@@ -30,7 +27,6 @@ from ombud.tickets.service import NewAttachment
 from ombud.validation import CleanText, Name, Subject
 
 CHANNEL = "web"
-RATE_WINDOW = dt.timedelta(minutes=10)
 HONEYPOT = "website"
 
 
@@ -56,23 +52,6 @@ class Submitted:
     reference: str
 
 
-def check_rate(*, session: Session, key: str, limit: int, now: dt.datetime | None = None) -> None:
-    """Count one use of ``key``; refuse it when ``limit`` uses fell in the last RATE_WINDOW."""
-    now = now or utcnow()
-    since = now - RATE_WINDOW
-    session.execute(delete(RateHit).where(RateHit.key == key, RateHit.at < since))
-    used = session.scalar(select(func.count()).select_from(RateHit).where(RateHit.key == key)) or 0
-    if used >= limit:
-        oldest = session.scalar(select(func.min(RateHit.at)).where(RateHit.key == key)) or now
-        retry_after = max(1, int((oldest + RATE_WINDOW - now).total_seconds()) + 1)
-        raise TooManyRequests(
-            f"too many submissions from your address; try again in {retry_after} seconds",
-            details={"retry_after": retry_after},
-        )
-    session.add(RateHit(key=key, at=now))
-    session.flush()
-
-
 def submit(
     *,
     session: Session,
@@ -83,6 +62,8 @@ def submit(
     flood_limit: int,
 ) -> Submitted:
     """Open a ticket from the form; raise InvalidInput (honeypot) or TooManyRequests (rate, flood)."""
+    # The limit first: a bot that fills the honeypot cannot fill the quarantine either.
+    channels.check_rate(session=session, key=f"form:{client}", limit=rate_limit)
     if form.website.strip():
         channels.quarantine(
             session=session,
@@ -97,7 +78,6 @@ def submit(
         raise SpamSuspected(
             "this form looks filled in by a program: leave the field marked 'leave empty' empty"
         )
-    check_rate(session=session, key=f"form:{client}", limit=rate_limit)
     customer, _ = customers.resolve_customer(
         session=session, ref=CustomerRef(email=form.email, name=form.name), actor=SYSTEM
     )

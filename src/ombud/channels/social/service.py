@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
 from ombud.channels import service as channels
-from ombud.channels.models import ChannelRef, Direction, SocialEndpoint
+from ombud.channels.models import ChannelRef, Direction, Quarantined, QuarantineState, SocialEndpoint
 from ombud.channels.registry import Outbound, TryLater, Undeliverable
 from ombud.channels.social.schemas import EndpointCreate, EndpointUpdate, SocialMessageIn
 from ombud.channels.social.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signature_problem
@@ -159,7 +160,7 @@ def receive(
     data: SocialMessageIn,
     raw: bytes,
     limits: tickets.Limits,
-    flood_limit: int,
+    flood_limit: int | None,
 ) -> Taken:
     """Take in one authenticated message: once per platform message id, into the customer's conversation."""
     ref = f"{endpoint.name}:{data.id}"
@@ -174,7 +175,10 @@ def receive(
         session=session, ref=CustomerRef(handle=handle, name=data.sender.name), actor=SYSTEM
     )
     since = utcnow() - channels.FLOOD_WINDOW
-    if channels.inbound_count_since(session=session, customer_id=customer.id, since=since) >= flood_limit:
+    if (
+        flood_limit is not None
+        and channels.inbound_count_since(session=session, customer_id=customer.id, since=since) >= flood_limit
+    ):
         item = channels.quarantine(
             session=session,
             channel=CHANNEL,
@@ -226,6 +230,28 @@ def _duplicate(session: Session, ref: str) -> Taken | None:
     if known is None:
         return None
     return Taken("duplicate", known.ticket_id, known.message_id, "this message id was taken in before")
+
+
+def release(*, session: Session, item: Quarantined, actor: Principal, limits: tickets.Limits) -> Taken:
+    """Take a quarantined platform message in after all (an admin's decision; the flood limit is waived)."""
+    name = item.source.removeprefix("social:")
+    endpoint = _endpoint(session, name)
+    if endpoint is None:
+        raise Conflict(
+            f"the social endpoint {name!r} no longer exists; discard the item", code="quarantine_unreleasable"
+        )
+    raw = channels.raw_source(session=session, sha256=item.raw_sha256) or b""
+    try:
+        data = SocialMessageIn.model_validate_json(raw)
+    except ValidationError:
+        raise Conflict(
+            f"quarantined item {item.id} is not a readable message", code="quarantine_unreleasable"
+        ) from None
+    taken = receive(session=session, endpoint=endpoint, data=data, raw=raw, limits=limits, flood_limit=None)
+    channels.resolve_quarantined(
+        session=session, item=item, state=QuarantineState.released, actor=actor, message_id=taken.message_id
+    )
+    return taken
 
 
 def _subject(body: str, platform: str) -> str:

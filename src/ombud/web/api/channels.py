@@ -12,7 +12,8 @@ from ombud.channels import service as channels
 from ombud.channels.email import service as email_channel
 from ombud.channels.models import QuarantineState
 from ombud.channels.schemas import DeliveryPublic, QuarantinedPublic, QuarantinePage, ReceivedPublic
-from ombud.errors import Forbidden, NotFound
+from ombud.channels.social import service as social
+from ombud.errors import Conflict, Forbidden, NotFound
 from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.web.api.common import IdPath
@@ -52,7 +53,24 @@ def quarantined_source(item_id: IdPath, session: ReadSession, principal: Current
 def release(
     item_id: IdPath, session: WriteSession, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> ReceivedPublic:
-    """Take a quarantined email in after all: it threads or opens a ticket as if it had just arrived."""
+    """Take a quarantined email or platform message in after all: it threads or opens a ticket as if it
+    had just arrived (the flood, loop and bounce checks waived). Other items can only be discarded."""
+    item = channels.access_quarantined(session=session, principal=principal, item_id=item_id)
+    if item.channel == "social":
+        taken = social.release(session=session, item=item, actor=principal, limits=runtime.limits)
+        session.commit()
+        return ReceivedPublic(
+            outcome=taken.outcome,
+            ticket_id=taken.ticket_id,
+            message_id=taken.message_id,
+            quarantine_id=item.id,
+            reason=taken.reason,
+        )
+    if item.channel != "email":
+        raise Conflict(
+            f"quarantined item {item_id} ({item.reason_code}) cannot be taken in; discard it instead",
+            code="quarantine_wrong_channel",
+        )
     received = email_channel.release(session=session, item_id=item_id, actor=principal, config=runtime.email)
     session.commit()
     return ReceivedPublic(**asdict(received))

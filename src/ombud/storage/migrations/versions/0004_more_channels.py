@@ -7,6 +7,9 @@ Create Date: 2026-11-23 15:01:24.864783
 
 from __future__ import annotations
 
+import re
+
+import phonenumbers
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -177,6 +180,31 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+
+    _phones_to_e164()
+
+
+def _phones_to_e164() -> None:
+    """Rewrite stored phone identities in E.164, the form ombud now compares ("+44 (0)20..." and "0044..."
+    were stored as written). A number that cannot be read, or whose E.164 form another customer already
+    has (an admin merges those two), is left as it is."""
+    conn = op.get_bind()
+    rows = conn.execute(sa.text("SELECT id, value FROM identities WHERE kind = 'phone'")).fetchall()
+    taken = {value for _, value in rows}
+    for row_id, value in rows:
+        compact = re.sub(r"[\s().\-/]", "", value)
+        if compact.startswith("00"):
+            compact = "+" + compact[2:]
+        try:
+            number = phonenumbers.parse(compact, None)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_possible_number(number):
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 != value and e164 not in taken:
+            conn.execute(sa.text("UPDATE identities SET value = :v WHERE id = :i"), {"v": e164, "i": row_id})
+            taken.add(e164)
 
 
 def downgrade() -> None:
