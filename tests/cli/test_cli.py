@@ -79,6 +79,26 @@ def test_serve_refuses_to_start_on_an_outdated_schema(env: dict[str, str]) -> No
     assert "Traceback" not in completed.stderr
 
 
+def test_serve_without_worker_on_a_local_queue_warns_about_live_chat(env: dict[str, str]) -> None:
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    server = subprocess.Popen(
+        [OMBUD, "serve", "--no-worker", "--port", "0", "--smtp-port", "0", "--no-imap"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline()  # printed before anything listens
+    finally:
+        server.terminate()  # our own child, by its handle
+        server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert first.startswith("warning: jobs run in other processes") and "OMBUD_QUEUE_URL=redis" in first
+
+
 def test_bad_database_url_is_a_clear_error(env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["db", "upgrade", "--database", "mysql://nope"])
     assert result.exit_code == 2

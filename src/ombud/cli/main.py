@@ -71,6 +71,12 @@ def serve(
         f"ombud serving at http://{settings.host}:{settings.port}/  (database: {runtime.database.dialect}"
         f", jobs: {'in this process' if settings.run_worker else 'ombud worker processes'})"
     )
+    if not settings.run_worker and not settings.effective_queue_url.startswith("redis"):
+        click.echo(
+            "warning: jobs run in other processes but the queue is not Redis: agents' chat replies reach "
+            "open chats only when a visitor reconnects. Set OMBUD_QUEUE_URL=redis://... for live chat.",
+            err=True,
+        )
     receiver = None
     if settings.smtp_port:
         from ombud.channels.email.smtp import SmtpReceiver
