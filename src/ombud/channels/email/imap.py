@@ -24,6 +24,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from ombud.channels import service as channels
 from ombud.channels.email.parse import parse_email
@@ -40,6 +41,7 @@ TIMEOUT_SECONDS = 60.0  # connect and read; a server that says nothing for a min
 SIZE_CHUNK = 500  # UIDs whose sizes are asked in one FETCH
 BATCH = 20  # emails downloaded in one FETCH ...
 BATCH_BYTES = 16 * 1024 * 1024  # ... and at most this many bytes of them (one bigger email goes alone)
+SEEN_BATCH = 50  # emails marked \Seen in one STORE
 IDLE_RENEW_SECONDS = 29 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute inactivity logout
 KEEP_CONNECTION_SECONDS = 20 * 60  # polling less often than this logs out in between
 FIRST_BACKOFF_SECONDS = 5.0
@@ -122,6 +124,7 @@ def _take_new(
     # "N:*" always matches the highest UID, even below N: keep only the new ones.
     uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
     taken = 0
+    seen: list[int] = []
     for uid, size, raw in _download(client=client, uids=uids, limit=config.max_email_bytes, stop=stop):
         if raw is None:
             _quarantine_too_large(
@@ -129,11 +132,18 @@ def _take_new(
             )
             _advance(database=database, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
         else:
-            _store(database=database, mailbox=mailbox, uid=uid, raw=raw, config=config)
+            # The cursor moves in the email's own transaction: the cursor is the truth about what was taken
+            # in; \Seen is for people reading the mailbox, set a batch at a time.
+            _store(
+                database=database, mailbox=mailbox, uid=uid, raw=raw, config=config, uidvalidity=uidvalidity
+            )
             taken += 1
-            # The cursor is the truth about what was taken in; \Seen is for people reading the mailbox.
-            _advance(database=database, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
-            _mark_seen(client=client, mailbox=mailbox, uid=uid)
+            seen.append(uid)
+            if len(seen) >= SEEN_BATCH:
+                _mark_seen(client=client, mailbox=mailbox, uids=seen)
+                seen = []
+    if seen:
+        _mark_seen(client=client, mailbox=mailbox, uids=seen)
     if taken:
         log.info("IMAP mailbox %s: took in %d email(s)", mailbox.name, taken)
     return taken, int(uidnext) if uidnext is not None else None
@@ -209,22 +219,32 @@ def _open_cursor(*, database: Database, mailbox: ImapMailbox, uidvalidity: int) 
 
 def _advance(*, database: Database, mailbox: ImapMailbox, uidvalidity: int, uid: int) -> None:
     with database.session(write=True) as session:
-        session.execute(
-            update(MailboxCursor)
-            .where(
-                MailboxCursor.mailbox == mailbox.name,
-                MailboxCursor.uidvalidity == uidvalidity,
-                MailboxCursor.last_uid < uid,
-            )
-            .values(last_uid=uid, updated_at=utcnow())
-        )
+        _move_cursor(session, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
         session.commit()
 
 
-def _store(*, database: Database, mailbox: ImapMailbox, uid: int, raw: bytes, config: EmailConfig) -> None:
+def _move_cursor(session: Session, *, mailbox: ImapMailbox, uidvalidity: int, uid: int) -> None:
+    session.execute(
+        update(MailboxCursor)
+        .where(
+            MailboxCursor.mailbox == mailbox.name,
+            MailboxCursor.uidvalidity == uidvalidity,
+            MailboxCursor.last_uid < uid,
+        )
+        .values(last_uid=uid, updated_at=utcnow())
+    )
+
+
+def _store(
+    *, database: Database, mailbox: ImapMailbox, uid: int, raw: bytes, config: EmailConfig, uidvalidity: int
+) -> None:
     source = f"imap:{mailbox.name}"
+
+    def advance(session: Session) -> None:
+        _move_cursor(session, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+
     try:
-        received = take_in(database=database, raw=raw, source=source, config=config)
+        received = take_in(database=database, raw=raw, source=source, config=config, also=advance)
     except _DATABASE_DOWN:
         raise
     except Exception as error:
@@ -243,6 +263,7 @@ def _store(*, database: Database, mailbox: ImapMailbox, uid: int, raw: bytes, co
                 sender=parsed.sender,
                 subject=parsed.subject,
             )
+            advance(session)
             session.commit()
         return
     log.debug(
@@ -295,14 +316,14 @@ def _quarantine_too_large(
         session.commit()
 
 
-def _mark_seen(*, client: Any, mailbox: ImapMailbox, uid: int) -> None:
+def _mark_seen(*, client: Any, mailbox: ImapMailbox, uids: list[int]) -> None:
     try:
-        client.add_flags([uid], [b"\\Seen"], silent=True)
+        client.add_flags(uids, [b"\\Seen"], silent=True)
     except IMAPClientAbortError:
         raise
     except IMAPClientError as error:
         # A read-only folder: the email is stored and the cursor moves on all the same.
-        log.warning("IMAP mailbox %s: could not mark UID %d as seen: %s", mailbox.name, uid, error)
+        log.warning("IMAP mailbox %s: could not mark %d email(s) as seen: %s", mailbox.name, len(uids), error)
 
 
 def _close(client: Any, *, logout: bool = True) -> None:

@@ -112,20 +112,28 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
     ):
         return hold("mail_loop", "the email comes from ombud's own address: a mail loop")
     try:
-        customer, _ = customers.resolve_customer(
+        customer, created = customers.resolve_customer(
             session=session,
             ref=CustomerRef(email=parsed.sender, name=parsed.sender_name[:200] or None),
             actor=SYSTEM,
         )
     except (OmbudError, ValueError) as error:
         return hold("bad_sender", f"the sender {parsed.sender!r} cannot be a customer: {error}")
-    recent = channels.inbound_count_since(
-        session=session, customer_id=customer.id, since=utcnow() - channels.FLOOD_WINDOW
-    )
-    if recent >= config.flood_limit and not force:
-        return hold("flood", f"{recent} messages from {parsed.sender} in the last 10 minutes")
+    # A customer created by this very email has sent nothing before and has no conversation to continue.
+    if not created:
+        recent = channels.inbound_count_since(
+            session=session, customer_id=customer.id, since=utcnow() - channels.FLOOD_WINDOW
+        )
+        if recent >= config.flood_limit and not force:
+            return hold("flood", f"{recent} messages from {parsed.sender} in the last 10 minutes")
     return _store(
-        session=session, parsed=parsed, ref=ref, digest=digest, customer_id=customer.id, config=config
+        session=session,
+        parsed=parsed,
+        ref=ref,
+        digest=digest,
+        customer_id=customer.id,
+        config=config,
+        new_customer=created,
     )
 
 
@@ -168,7 +176,14 @@ def release(*, session: Session, item_id: int, actor: Principal, config: EmailCo
 
 
 def _store(
-    *, session: Session, parsed: ParsedEmail, ref: str, digest: str, customer_id: int, config: EmailConfig
+    *,
+    session: Session,
+    parsed: ParsedEmail,
+    ref: str,
+    digest: str,
+    customer_id: int,
+    config: EmailConfig,
+    new_customer: bool = False,
 ) -> Received:
     kept, dropped = _fit_attachments(parsed, config)
     body = parsed.new_text
@@ -192,7 +207,7 @@ def _store(
     triage = bool(body.strip()) and not parsed.auto_reply
     outcome, ticket, message = channels.take_in(
         session=session,
-        ticket=_thread(session=session, parsed=parsed, customer_id=customer_id),
+        ticket=None if new_customer else _thread(session=session, parsed=parsed, customer_id=customer_id),
         incoming=channels.Incoming(
             customer_id=customer_id,
             channel=Channel.email,

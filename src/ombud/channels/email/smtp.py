@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ombud.channels.email.service import EmailConfig, Received, receive_email
 from ombud.storage.db import Database
@@ -18,13 +21,24 @@ from ombud.storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def take_in(*, database: Database, raw: bytes, source: str, config: EmailConfig) -> Received:
+def take_in(
+    *,
+    database: Database,
+    raw: bytes,
+    source: str,
+    config: EmailConfig,
+    also: Callable[[Session], None] | None = None,
+) -> Received:
     """Store one raw email in its own transaction; a duplicate delivered at the same moment by a second
-    connection loses the race on the Message-ID and is then found to be a duplicate."""
+    connection loses the race on the Message-ID and is then found to be a duplicate. ``also`` runs in
+    the same transaction (IMAP moves its cursor past the email there: stored and counted as read, or
+    neither)."""
     for attempt in (1, 2):
         try:
             with database.session(write=True) as session:
                 received = receive_email(session=session, raw=raw, source=source, config=config)
+                if also is not None:
+                    also(session)
                 session.commit()
                 return received
         except IntegrityError:
@@ -38,7 +52,7 @@ class _Handler:
         self.database = database
         self.config = config
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         try:
