@@ -310,9 +310,9 @@ async def chat_case(
 
 def run_chat(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="ombud-bench-chat-"))
-    server = OmbudServer(
-        home, free_port(), args=("--smtp-port", "0", "--no-imap"), env={"OMBUD_EMAIL_FLOOD_LIMIT": "1000"}
-    )
+    # One address opens every visitor here: the per-address limits are for the open internet.
+    limits = {"OMBUD_EMAIL_FLOOD_LIMIT": "1000", "OMBUD_CHAT_VISITOR_LIMIT": "1000"}
+    server = OmbudServer(home, free_port(), args=("--smtp-port", "0", "--no-imap"), env=limits)
     token = server.setup()
     server.start()
     try:
