@@ -28,6 +28,7 @@ from ombud.channels.registry import Channels, Outbound, TryLater, Undeliverable
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.storage.base import utcnow
+from ombud.storage.db import race_savepoint
 from ombud.storage.queue import defer
 from ombud.tickets import feeds
 from ombud.tickets import service as tickets
@@ -211,13 +212,10 @@ def first_wins(session: Session, work: Callable[[], T], stored: Callable[[], T |
     """Run ``work``; if a concurrent transaction stored the same message first (a unique channel id or
     call id: a platform retrying while its first request still runs), return ``stored()`` instead.
 
-    PostgreSQL only needs it: ``work`` runs in a savepoint there, and the unique index decides. SQLite
-    has one writer, and this transaction has held it since the id was looked up.
+    The unique index decides, and only the savepoint (PostgreSQL; SQLite has one writer) is lost.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        return work()
     try:
-        with session.begin_nested():
+        with race_savepoint(session):
             return work()
     except IntegrityError:
         found = stored()

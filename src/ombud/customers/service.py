@@ -13,6 +13,7 @@ from ombud.audit import service as audit
 from ombud.customers.models import Customer, Identity, IdentityKind, Organisation
 from ombud.customers.schemas import CustomerRef, CustomerUpdate
 from ombud.errors import Conflict, Forbidden, NotFound
+from ombud.storage.db import race_savepoint
 from ombud.validation import normalise_email, normalise_handle, normalise_phone, normalise_visitor
 
 _NORMALISERS: dict[IdentityKind, Callable[[str], str]] = {
@@ -83,18 +84,12 @@ def resolve_customer(*, session: Session, ref: CustomerRef, actor: Principal) ->
 def _add_identity(
     *, session: Session, customer: Customer, kind: IdentityKind, value: str, actor: Principal
 ) -> None:
-    identity = Identity(customer_id=customer.id, kind=kind, value=value)
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has one writer and this transaction holds it since the owner was looked up (BEGIN
-        # IMMEDIATE): nobody can claim the identity in between, so no savepoint is needed.
-        session.add(identity)
-    else:
-        try:
-            # A concurrent request may claim the same identity first (PostgreSQL): then it is theirs.
-            with session.begin_nested():
-                session.add(identity)
-        except IntegrityError:
-            return
+    try:
+        # A concurrent request may claim the same identity first (PostgreSQL): then it is theirs.
+        with race_savepoint(session):
+            session.add(Identity(customer_id=customer.id, kind=kind, value=value))
+    except IntegrityError:
+        return
     audit.record(
         session=session,
         actor=actor,

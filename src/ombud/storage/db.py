@@ -11,6 +11,7 @@ start a plain deferred transaction, so readers never wait for writers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,3 +104,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def race_savepoint(session: Session) -> contextlib.AbstractContextManager[Any]:
+    """A savepoint around an insert that a concurrent transaction may win on a unique index: on
+    PostgreSQL the loser's IntegrityError then spoils only the savepoint. SQLite needs none: it has one
+    writer, and a write transaction holds it from its first statement (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return session.begin_nested()

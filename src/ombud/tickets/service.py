@@ -554,11 +554,7 @@ def get_attachment(*, session: Session, principal: Principal, attachment_id: int
 
 
 def decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAttachment]:
-    if len(items) > limits.max_attachments:
-        raise PayloadTooLarge(
-            f"{len(items)} attachments; at most {limits.max_attachments} per message",
-            code="too_many_attachments",
-        )
+    check_attachment_count(len(items), limits)
     decoded = []
     for position, item in enumerate(items):
         try:
@@ -569,15 +565,25 @@ def decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAtt
                 code="invalid_attachment",
                 details={"index": position},
             ) from None
-        if len(content) > limits.max_attachment_bytes:
-            raise PayloadTooLarge(
-                f"attachment {item.filename!r} has {len(content)} bytes; "
-                f"the limit is {limits.max_attachment_bytes}",
-                code="attachment_too_large",
-                details={"index": position},
-            )
+        check_attachment_size(item.filename, len(content), position, limits)
         decoded.append(NewAttachment(filename=item.filename, content_type=item.content_type, content=content))
     return decoded
+
+
+def check_attachment_count(count: int, limits: Limits) -> None:
+    if count > limits.max_attachments:
+        raise PayloadTooLarge(
+            f"{count} attachments; at most {limits.max_attachments} per message", code="too_many_attachments"
+        )
+
+
+def check_attachment_size(filename: str, size: int, position: int, limits: Limits) -> None:
+    if size > limits.max_attachment_bytes:
+        raise PayloadTooLarge(
+            f"attachment {filename!r} has {size} bytes; the limit is {limits.max_attachment_bytes}",
+            code="attachment_too_large",
+            details={"index": position},
+        )
 
 
 def _check_body(body: str, limits: Limits) -> None:

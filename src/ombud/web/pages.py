@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from ombud import __version__
 from ombud.channels.form import service as form_channel
-from ombud.errors import OmbudError, PayloadTooLarge
+from ombud.errors import OmbudError
 from ombud.runtime import Runtime
-from ombud.tickets.service import NewAttachment
+from ombud.tickets.service import NewAttachment, check_attachment_count, check_attachment_size
 from ombud.web.api.forms import submit_form
 
 TEMPLATES = Environment(
@@ -77,19 +77,16 @@ def _form_again(values: dict[str, str], error: str, status: int) -> HTMLResponse
 
 async def _read_uploads(uploads: list[UploadFile], runtime: Runtime) -> list[NewAttachment]:
     limits = runtime.limits
-    if len(uploads) > limits.max_attachments:
-        raise PayloadTooLarge(f"at most {limits.max_attachments} files", code="too_many_attachments")
+    check_attachment_count(len(uploads), limits)
     read = []
-    for upload in uploads:
+    for position, upload in enumerate(uploads):
+        # Never more than one byte over the limit in memory: enough to know it is too large.
         content = await upload.read(limits.max_attachment_bytes + 1)
-        if len(content) > limits.max_attachment_bytes:
-            raise PayloadTooLarge(
-                f"{upload.filename} is larger than {limits.max_attachment_bytes} bytes",
-                code="attachment_too_large",
-            )
+        filename = (upload.filename or "file")[:255]
+        check_attachment_size(filename, len(content), position, limits)
         read.append(
             NewAttachment(
-                filename=(upload.filename or "file")[:255],
+                filename=filename,
                 content_type=upload.content_type or "application/octet-stream",
                 content=content,
             )
