@@ -166,7 +166,9 @@ class RedisChatHub(ChatHub):
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
         self._prefix = f"{prefix}:chat:"
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        # Any: redis-py typed pubsub() only from 8.x; this works with the older and the newer stubs alike.
+        pubsub: Any = self._redis.pubsub
+        self._pubsub: Any = pubsub(ignore_subscribe_messages=True)
         # One connection, two threads (subscribing on the loop, reading here): take turns.
         self._pubsub_lock = threading.Lock()
         self._stop = threading.Event()
