@@ -11,12 +11,16 @@ from ombud.channels.chat.service import ChatAdapter
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import Channels
 from ombud.channels.social.service import SocialAdapter
+from ombud.knowledge import jobs as knowledge_jobs
+from ombud.knowledge.assistant import AssistantConfig
+from ombud.knowledge.search import Searcher
 from ombud.search import jobs as search_jobs
 from ombud.settings import Settings
 from ombud.storage.db import Database
 from ombud.storage.queue import JobQueue, make_huey
 from ombud.tickets.service import Limits
 from ombud.triage import jobs as triage_jobs
+from ombud.triage.embed import shared_minilm
 from ombud.triage.engine import Models, Triage
 
 
@@ -30,6 +34,8 @@ class Runtime:
     channels: Channels
     email: EmailConfig
     chat_hub: ChatHub
+    knowledge: Searcher
+    assistant: AssistantConfig
 
     def close(self) -> None:
         self.chat_hub.close()
@@ -45,6 +51,8 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     # Models load lazily, once per process, on first use (or at start-up through ``triage.models.warm()``).
     triage = Triage(Models())
     triage_jobs.register(queue, triage, database)
+    knowledge = Searcher(shared_minilm())
+    knowledge_jobs.register(queue, database, knowledge)
     limits = Limits(
         max_body_chars=settings.max_body_chars,
         max_attachment_bytes=settings.max_attachment_bytes,
@@ -70,6 +78,16 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
         channels=channels,
         email=email,
         chat_hub=chat_hub,
+        knowledge=knowledge,
+        assistant=AssistantConfig(
+            answer_threshold=settings.assistant_answer_threshold,
+            out_of_scope_below=settings.assistant_out_of_scope_below,
+            frustration_limit=settings.assistant_frustration_limit,
+            refund_limit=settings.assistant_refund_limit,
+            llm_url=settings.assistant_llm_url,
+            llm_key=settings.assistant_llm_key,
+            llm_model=settings.assistant_llm_model,
+        ),
     )
 
 

@@ -110,6 +110,42 @@ class Settings(BaseSettings):
         '"password": "...", "security": "ssl", "folder": "INBOX"}]. Each is read with IDLE where the '
         "server offers it, else every poll_seconds.",
     )
+    assistant_answer_threshold: float = Field(
+        default=0.73,
+        ge=0,
+        le=1,
+        description="Search score (0-1) the best article needs for the self-service assistant to answer "
+        "with it; below it the assistant hands over (low_confidence).",
+    )
+    assistant_out_of_scope_below: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Below this search score no article is about the question at all (out_of_scope).",
+    )
+    assistant_frustration_limit: float = Field(
+        default=0.6, ge=0, le=1, description="Triage frustration (0-1) at which the assistant hands over."
+    )
+    assistant_refund_limit: float = Field(
+        default=100.0,
+        ge=0,
+        description="A refund request over this amount goes to a person (reason: sensitive).",
+    )
+    assistant_llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://localhost:8080/v1) that phrases the "
+        "assistant's answers from the retrieved passages only. Unset (default): extractive answers, no "
+        "model.",
+    )
+    assistant_llm_key: str | None = Field(default=None, description="API key for OMBUD_ASSISTANT_LLM_URL.")
+    assistant_llm_model: str = Field(
+        default="gpt-4o-mini", description="Model name sent to OMBUD_ASSISTANT_LLM_URL."
+    )
+    assistant_rate_limit: int = Field(
+        default=60,
+        ge=1,
+        description="Questions one client address may ask the assistant without a token in 10 minutes.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
 
     @field_validator("log_level")
@@ -160,7 +196,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             value = f"(default) {settings.effective_database_url}"
         elif name == "queue_url" and value is None:
             value = f"(default) {settings.effective_queue_url}"
-        elif "password" in name and value:
+        elif ("password" in name or name.endswith("_key")) and value:
             value = "(set)"
         elif name == "imap_mailboxes":
             value = [mailbox.model_dump(exclude={"password"}) for mailbox in value]

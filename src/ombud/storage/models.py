@@ -6,6 +6,7 @@ from ombud.accounts import models as accounts_models
 from ombud.audit import models as audit_models
 from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
+from ombud.knowledge import models as knowledge_models
 from ombud.storage.base import Base
 from ombud.tickets import models as tickets_models
 from ombud.triage import models as triage_models
@@ -17,6 +18,7 @@ __all__ = [
     "audit_models",
     "channels_models",
     "customers_models",
+    "knowledge_models",
     "metadata",
     "tickets_models",
     "triage_models",

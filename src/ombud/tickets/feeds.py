@@ -23,7 +23,7 @@ from ombud.tickets.models import (
 )
 
 
-# -- for the search index ---------------------------------------------------------------------------------
+# -- for the search index ------------------------------------------------------------------------------------
 def unindexed_for_search(*, session: Session, first_id: int, limit: int) -> Sequence[Any]:
     """Return rows (id, ticket_id, internal, body_text, subject) of messages waiting for the index:
     ``first_id`` first, then the oldest others. ``subject`` is set only on a ticket's first message."""
@@ -75,7 +75,7 @@ def customer_messages(
     return session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
 
 
-# -- for triage -------------------------------------------------------------------------------------------
+# -- for triage ----------------------------------------------------------------------------------------------
 OPEN_STATUSES = (Status.new, Status.open, Status.pending, Status.on_hold)
 CHAT_MERGE_LINES = 10
 CHAT_MERGE_WINDOW = dt.timedelta(minutes=30)
@@ -196,7 +196,7 @@ def ticket_of_message(*, session: Session, message_id: int) -> int:
     return ticket_id
 
 
-# -- for channel delivery ---------------------------------------------------------------------------------
+# -- for channel delivery ------------------------------------------------------------------------------------
 def undelivered_message_ids(*, session: Session, limit: int) -> Sequence[int]:
     """Return ids of public agent replies still waiting to go out (for the sweep)."""
     return session.scalars(
@@ -243,3 +243,37 @@ def latest_customer_meta(*, session: Session, ticket_id: int, channel: Channel) 
         .limit(1)
     )
     return dict(meta or {})
+
+
+# -- for the knowledge base's learning loop ------------------------------------------------------------------
+def ticket_outcomes(*, session: Session, ticket_ids: Sequence[int]) -> dict[int, bool]:
+    """Return {ticket id: whether it is solved or closed} for each of ``ticket_ids`` that exists."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(select(Ticket.id, Ticket.status).where(Ticket.id.in_(list(ticket_ids)))).all()
+    return {int(row[0]): row[1] in (Status.solved, Status.closed) for row in rows}
+
+
+def resolving_replies(*, session: Session, ticket_ids: Sequence[int], limit: int) -> list[tuple[int, str]]:
+    """Return (ticket id, body) of the last public agent reply on each solved or closed ticket of
+    ``ticket_ids``, at most ``limit``: what agents wrote when they resolved such a concern."""
+    if not ticket_ids:
+        return []
+    last = (
+        select(func.max(Message.id))
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(
+            Message.ticket_id.in_(list(ticket_ids)),
+            Message.author_type == AuthorType.agent,
+            Message.internal.is_(False),
+            Ticket.status.in_([Status.solved, Status.closed]),
+        )
+        .group_by(Message.ticket_id)
+    )
+    rows = session.execute(
+        select(Message.ticket_id, Message.body_text)
+        .where(Message.id.in_(last))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+    return [(int(row[0]), row[1]) for row in rows]

@@ -40,6 +40,8 @@ from ombud.validation import normalise_tag
 
 INDEX_JOB = "search.index_message"
 TRIAGE_JOB = "triage.message"
+# Suggests knowledge base articles for each concern triage found; registered by ombud.knowledge.
+SUGGEST_JOB = "knowledge.suggest"
 # Sends a public agent reply out on the ticket's channel; registered by ombud.channels.
 DELIVER_JOB = "channels.deliver"
 MAX_PAGE = 200

@@ -98,3 +98,16 @@ class MiniLM(Embedder):
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return vectors
+
+
+_shared: MiniLM | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_minilm() -> MiniLM:
+    """The process's one MiniLM (the ONNX session is loaded once, on first use, and is thread-safe)."""
+    global _shared  # noqa: PLW0603
+    with _shared_lock:
+        if _shared is None:
+            _shared = MiniLM()
+        return _shared

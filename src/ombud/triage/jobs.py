@@ -24,7 +24,8 @@ def triage_message(*, session: Session, engine: Triage, database: Database, mess
     # through inference would make the search index job skip those messages), then write briefly.
     with database.session(write=False) as reader:
         prepared = triage.prepare_batch(session=reader, engine=engine, first_id=message_id, limit=BATCH)
-    triage.save_batch(session=session, prepared=prepared)
+    if triage.save_batch(session=session, prepared=prepared):
+        defer(session, tickets.SUGGEST_JOB, message_id=message_id)
     if len(prepared) == BATCH:
         defer(session, TRIAGE_MESSAGE, message_id=message_id)
 

@@ -188,6 +188,20 @@ def results_for(*, session: Session, message_ids: Sequence[int]) -> dict[int, di
     return {int(row[0]): row[1] for row in rows}
 
 
+def triaged_after(
+    *, session: Session, first_id: int, limit: int, exclude: Any = None
+) -> list[tuple[int, int, int, dict[str, Any]]]:
+    """Return (message id, ticket id, customer id, result) of triaged messages from ``first_id`` on, by id;
+    ``exclude`` is a subquery of message ids to leave out (those a later stage has already handled)."""
+    statement = select(
+        MessageTriage.message_id, MessageTriage.ticket_id, MessageTriage.customer_id, MessageTriage.result
+    ).where(MessageTriage.message_id >= first_id)
+    if exclude is not None:
+        statement = statement.where(MessageTriage.message_id.not_in(exclude))
+    rows = session.execute(statement.order_by(MessageTriage.message_id).limit(limit)).all()
+    return [(int(r[0]), int(r[1]), int(r[2]), r[3]) for r in rows]
+
+
 # -- corrections -------------------------------------------------------------------------------------------
 def correct(
     *, session: Session, principal: Principal, message_id: int, data: CorrectionCreate

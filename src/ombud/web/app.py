@@ -17,7 +17,7 @@ from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
 from ombud.web import chat, errors, pages
-from ombud.web.api import calls, channels, customers, forms, misc, social, tickets, triage
+from ombud.web.api import calls, channels, customers, forms, knowledge, misc, social, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(calls.router)
     api.include_router(social.router)
     api.include_router(forms.router)
+    api.include_router(knowledge.router)
     api.include_router(chat.agent_router)
     app.include_router(api)
     app.include_router(chat.visitor_router)
@@ -110,7 +111,7 @@ class BodyLimit:
 
 
 # What a company's own site calls from its visitors' browsers: the chat widget and the web form.
-PUBLIC_PREFIXES = ("/chat/api/", "/api/v1/forms/")
+PUBLIC_PREFIXES = ("/chat/api/", "/api/v1/forms/", "/api/v1/assistant/", "/api/v1/kb/search")
 
 
 class ChatCors:
