@@ -29,6 +29,7 @@ from ombud.channels.chat import service as chat
 from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic, visitor_topic
 from ombud.channels.models import ChatVisitor
 from ombud.errors import Conflict, Forbidden, OmbudError
+from ombud.knowledge.schemas import CitedArticle
 from ombud.runtime import Runtime
 from ombud.tickets import service as tickets
 from ombud.validation import CleanText, Name
@@ -57,6 +58,9 @@ class VisitorStarted(BaseModel):
     token: str = Field(description="The visitor's secret: keep it (localStorage) to come back to the chat.")
     visitor_id: str
     agents_online: int
+    assistant: bool = Field(
+        default=False, description="Lines go to the self-service assistant first (POST /chat/api/assistant)."
+    )
 
 
 class LineIn(BaseModel):
@@ -88,6 +92,9 @@ class ChatEvent(BaseModel):
     body: str | None = None
     at: str | None = None
     client_id: str | None = None
+    kind: str | None = Field(
+        default=None, description="line, or transcript: the conversation with the assistant, handed over."
+    )
 
 
 class Conversation(BaseModel):
@@ -96,6 +103,38 @@ class Conversation(BaseModel):
     agents_online: int
     by_email: bool
     events: list[dict[str, Any]] = Field(default_factory=list, description="Typing and read events.")
+    assistant: bool = Field(
+        default=False, description="The visitor's next line goes to the assistant (no person has it yet)."
+    )
+
+
+class AssistantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=chat.MAX_LINE_CHARS * 2)
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The widget's id for the line."
+    )
+
+
+class AssistantOutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolved: bool
+
+
+class AssistantReply(BaseModel):
+    conversation_id: str | None = Field(description="The assistant's conversation (None: people have it).")
+    answer: str
+    articles: list[CitedArticle] = Field(description="The help articles the answer cites.")
+    confidence: float
+    handover: bool
+    reason: str | None = Field(
+        description="Why the assistant handed over: low_confidence, out_of_scope, asked_for_person, "
+        "frustrated, sensitive, repeated_failure, customer_choice, already_handed_over."
+    )
+    ticket_id: int | None = Field(description="The chat ticket a person answers, after a handover.")
+    message: ChatEvent | None = Field(
+        default=None, description="What people got: the handover's transcript, or the line after it."
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -116,6 +155,7 @@ def _conversation(session: Session, visitor: ChatVisitor, hub: ChatHub, after: i
         read_up_to=visitor.read_up_to or 0,
         agents_online=hub.agents_online(),
         by_email=visitor.by_email,
+        assistant=chat.with_assistant(session=session, visitor=visitor),
     )
 
 
@@ -163,7 +203,10 @@ async def start_visitor(body: VisitorStart, request: Request, runtime: RuntimeDe
         )
         token, visitor = chat.start_visitor(session=session, name=body.name, email=body.email)
         return VisitorStarted(
-            token=token, visitor_id=visitor.public_id, agents_online=runtime.chat_hub.agents_online()
+            token=token,
+            visitor_id=visitor.public_id,
+            agents_online=runtime.chat_hub.agents_online(),
+            assistant=chat.assistant_on(session=session),
         )
 
     return await run_in_threadpool(_in_session, runtime, work)
@@ -255,6 +298,89 @@ async def _store_line(runtime: Runtime, token: str | None, body: LineIn) -> dict
     if line.created:
         chat.announce_line(runtime.chat_hub, line)
     return chat.message_event(line.message)
+
+
+# -- the self-service assistant in the widget -------------------------------------------------------------
+@visitor_router.post("/api/assistant", response_model=AssistantReply)
+async def ask_assistant(
+    body: AssistantIn, runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> AssistantReply:
+    """Ask the self-service assistant: an answer citing help articles, or a handover to a person (the
+    chat ticket, with the conversation so far). Once a person has the chat, the line goes to them
+    (``reason`` already_handed_over, ``message`` the stored line). A visitor may ask
+    OMBUD_ASSISTANT_RATE_LIMIT questions in 10 minutes (429)."""
+
+    def work(session: Session) -> chat.AssistantTurn:
+        return chat.ask_assistant(
+            session=session,
+            visitor=_visitor(session, x_chat_token),
+            text=body.text,
+            client_id=body.client_id,
+            searcher=runtime.knowledge,
+            engine=runtime.triage,
+            config=runtime.assistant,
+            rate_limit=runtime.settings.assistant_rate_limit,
+            flood_limit=runtime.settings.email_flood_limit,
+        )
+
+    return _assistant_reply(runtime, await run_in_threadpool(_in_session, runtime, work))
+
+
+@visitor_router.post("/api/assistant/outcome", response_model=AssistantReply)
+async def assistant_outcome(
+    body: AssistantOutcomeIn, runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> AssistantReply:
+    """The visitor's verdict on the assistant's last answer: solved, or not (the second "not" hands over).
+    409 `no_assistant_conversation` before any question."""
+
+    def work(session: Session) -> chat.AssistantTurn:
+        return chat.assistant_outcome(
+            session=session, visitor=_visitor(session, x_chat_token), resolved=body.resolved
+        )
+
+    return _assistant_reply(runtime, await run_in_threadpool(_in_session, runtime, work))
+
+
+@visitor_router.post("/api/assistant/person", response_model=AssistantReply)
+async def assistant_person(
+    runtime: RuntimeDep, x_chat_token: Annotated[str | None, Header()] = None
+) -> AssistantReply:
+    """The visitor chose a person: always possible. The chat ticket opens with the conversation so far
+    (before any question, with the visitor's next line)."""
+
+    def work(session: Session) -> chat.AssistantTurn:
+        return chat.assistant_person(session=session, visitor=_visitor(session, x_chat_token))
+
+    return _assistant_reply(runtime, await run_in_threadpool(_in_session, runtime, work))
+
+
+def _assistant_reply(runtime: Runtime, turn: chat.AssistantTurn) -> AssistantReply:
+    """The reply for the widget; what reached people is announced to agents (after the commit)."""
+    message = None
+    if turn.line is not None:
+        if turn.line.created:
+            chat.announce_line(runtime.chat_hub, turn.line)
+        message = ChatEvent(**chat.message_event(turn.line.message))
+    return AssistantReply(
+        conversation_id=turn.conversation_id,
+        answer=turn.answer,
+        articles=[
+            CitedArticle(
+                id=h.article_id,
+                title=h.title,
+                slug=h.slug,
+                url=f"/help/{h.slug}",
+                passage=h.passage,
+                score=h.score,
+            )
+            for h in turn.hits
+        ],
+        confidence=round(turn.confidence, 4),
+        handover=turn.handover,
+        reason=turn.reason,
+        ticket_id=turn.ticket_id,
+        message=message,
+    )
 
 
 def _visitor_typing(hub: ChatHub, visitor: ChatVisitor, typing: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,16 @@ from ombud.channels.registry import Outbound, Undeliverable
 from ombud.customers import service as customers
 from ombud.customers.models import IdentityKind
 from ombud.customers.schemas import CustomerRef
-from ombud.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from ombud.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from ombud.knowledge import assistant
+from ombud.knowledge import service as knowledge
+from ombud.knowledge.models import Conversation
+from ombud.knowledge.search import Hit, Searcher
 from ombud.storage.base import utcnow
 from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.tickets.models import AuthorType, Channel, Message, Ticket
+from ombud.triage.engine import Triage
 from ombud.validation import normalise_email
 
 CHANNEL = "chat"
@@ -169,6 +175,174 @@ def continue_by_email(*, session: Session, visitor: ChatVisitor, email: str) -> 
     return visitor
 
 
+# -- the self-service assistant ---------------------------------------------------------------------------
+# While it is on (a published public article exists) and no person has the visitor's conversation yet (no
+# chat ticket), the visitor's lines go to the assistant. A handover opens the chat ticket with the
+# transcript; from then on every line goes to people, never back to the assistant.
+CITE_MARGIN = 0.05  # an article scoring this close to the best one is cited with it
+NO_QUESTION_YET = "Of course. Write your question here and a person from our team will answer you."
+
+
+@dataclass(frozen=True)
+class AssistantTurn:
+    """What the widget shows for one exchange with the assistant."""
+
+    answer: str
+    handover: bool
+    reason: str | None
+    conversation_id: str | None = None
+    hits: Sequence[Hit] = ()
+    confidence: float = 0.0
+    ticket_id: int | None = None
+    line: Line | None = None  # what reached people: the handover's transcript, or a line after it
+
+
+def assistant_on(*, session: Session) -> bool:
+    """Whether the assistant answers visitors first: once a published public article exists."""
+    return bool(knowledge.list_articles(session=session, principal=None, limit=1))
+
+
+def with_assistant(*, session: Session, visitor: ChatVisitor) -> bool:
+    """Whether the visitor's next line goes to the assistant (it is on, and no person has the chat)."""
+    return visitor.ticket_id is None and assistant_on(session=session)
+
+
+def assistant_conversation(*, session: Session, visitor: ChatVisitor, start: bool) -> Conversation | None:
+    """The visitor's open conversation with the assistant (the newest), or a new one when ``start``."""
+    # No column on the visitor holds it: the customer is the visitor's own, so theirs is the visitor's.
+    return assistant.open_conversation(
+        session, channel=CHANNEL, customer_id=visitor.customer_id, create=start
+    )
+
+
+class AssistantTicketOpener:
+    """The chat's ``TicketOpener``: the transcript becomes the first customer message of the visitor's chat
+    ticket (the chat inbox), so agents read everything the customer wrote; later lines follow it there."""
+
+    def __init__(self, session: Session, visitor: ChatVisitor) -> None:
+        self.session = session
+        self.visitor = visitor
+        self.line: Line | None = None
+
+    def __call__(self, conversation: Conversation, subject: str, transcript: str) -> int:
+        _, ticket, message = channels.take_in(
+            session=self.session,
+            ticket=current_ticket(session=self.session, visitor=self.visitor),
+            incoming=channels.Incoming(
+                customer_id=self.visitor.customer_id,
+                channel=Channel.chat,
+                subject=subject,
+                body=transcript,
+                channel_meta={
+                    "visitor": self.visitor.public_id,
+                    "assistant_conversation": conversation.public_id,
+                },
+            ),
+        )
+        self.visitor.ticket_id = ticket.id
+        self.visitor.last_seen_at = utcnow()
+        self.line = Line(message, ticket, created=True)
+        return ticket.id
+
+
+def assistant_ticket_opener(*, session: Session, visitor: ChatVisitor) -> AssistantTicketOpener:
+    return AssistantTicketOpener(session, visitor)
+
+
+def _turn(reply: assistant.Reply, opener: AssistantTicketOpener) -> AssistantTurn:
+    hits = reply.hits[:3] if not reply.handover else []
+    return AssistantTurn(
+        answer=reply.answer,
+        handover=reply.handover,
+        reason=reply.reason,
+        conversation_id=reply.conversation.public_id,
+        hits=[hit for hit in hits if hit.score >= hits[0].score - CITE_MARGIN],
+        confidence=reply.confidence,
+        ticket_id=reply.conversation.ticket_id if reply.handover else None,
+        line=opener.line,
+    )
+
+
+def _with_people(line: Line | None = None) -> AssistantTurn:
+    return AssistantTurn(
+        answer=assistant.STILL_WITH_PEOPLE,
+        handover=True,
+        reason="already_handed_over",
+        ticket_id=line.ticket.id if line is not None else None,
+        line=line,
+    )
+
+
+def ask_assistant(
+    *,
+    session: Session,
+    visitor: ChatVisitor,
+    text: str,
+    client_id: str | None,
+    searcher: Searcher,
+    engine: Triage,
+    config: assistant.AssistantConfig,
+    rate_limit: int,
+    flood_limit: int,
+) -> AssistantTurn:
+    """Ask the assistant ``text``; once a person has the chat, the line goes to them instead."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the message is empty", code="empty_message")
+    if len(text) > MAX_LINE_CHARS:
+        raise InvalidInput(f"a chat message holds at most {MAX_LINE_CHARS} characters", code="body_too_long")
+    if visitor.ticket_id is not None:
+        line = post_line(
+            session=session,
+            visitor=visitor,
+            text=text,
+            client_id=client_id or "a-" + secrets.token_hex(8),
+            flood_limit=flood_limit,
+        )
+        return _with_people(line)
+    channels.check_rate(session=session, key=f"chat-assistant:{visitor.public_id}", limit=rate_limit)
+    conversation = assistant_conversation(session=session, visitor=visitor, start=True)
+    assert conversation is not None  # started when missing
+    opener = assistant_ticket_opener(session=session, visitor=visitor)
+    reply = assistant.ask(
+        session,
+        searcher=searcher,
+        engine=engine,
+        config=config,
+        conversation=conversation,
+        text=text,
+        open_ticket=opener,
+    )
+    return _turn(reply, opener)
+
+
+def assistant_outcome(*, session: Session, visitor: ChatVisitor, resolved: bool) -> AssistantTurn:
+    """The visitor's verdict on the assistant's last answer (the second "no" hands over)."""
+    conversation = assistant_conversation(session=session, visitor=visitor, start=False)
+    if conversation is None:
+        if visitor.ticket_id is not None:
+            return _with_people()
+        raise Conflict("ask the assistant a question first", code="no_assistant_conversation")
+    opener = assistant_ticket_opener(session=session, visitor=visitor)
+    reply = assistant.record_outcome(
+        session, conversation=conversation, resolved=resolved, open_ticket=opener
+    )
+    return _turn(reply, opener)
+
+
+def assistant_person(*, session: Session, visitor: ChatVisitor) -> AssistantTurn:
+    """The visitor chose a person: always possible. Before any question nothing opens yet (a ticket
+    without a word in it helps nobody); the visitor's first line opens it."""
+    if visitor.ticket_id is not None:
+        return _with_people()
+    conversation = assistant_conversation(session=session, visitor=visitor, start=False)
+    if conversation is None:
+        return AssistantTurn(answer=NO_QUESTION_YET, handover=True, reason="customer_choice")
+    opener = assistant_ticket_opener(session=session, visitor=visitor)
+    reply = assistant.choose_person(session, conversation=conversation, open_ticket=opener)
+    return _turn(reply, opener)
+
+
 # -- agents -----------------------------------------------------------------------------------------------
 def mark_read(*, session: Session, ticket_id: int, message_id: int, actor: Principal) -> int | None:
     """Record that an agent read the chat up to ``message_id``; return the visitor's ticket or None."""
@@ -183,7 +357,9 @@ def mark_read(*, session: Session, ticket_id: int, message_id: int, actor: Princ
 
 
 def message_event(message: Message, *, client_id: str | None = None) -> dict[str, Any]:
-    """A message as the widget and the agents' connections receive it."""
+    """A message as the widget and the agents' connections receive it (``kind`` "transcript": the
+    visitor's conversation with the assistant, handed over to people)."""
+    meta = message.channel_meta or {}
     return {
         "type": "message",
         "id": message.id,
@@ -191,7 +367,8 @@ def message_event(message: Message, *, client_id: str | None = None) -> dict[str
         "author": "customer" if message.author_type is AuthorType.customer else "agent",
         "body": message.body_text,
         "at": message.created_at.isoformat(),
-        "client_id": client_id or (message.channel_meta or {}).get("client_id"),
+        "client_id": client_id or meta.get("client_id"),
+        "kind": "transcript" if meta.get("assistant_conversation") else "line",
     }
 
 

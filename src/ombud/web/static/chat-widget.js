@@ -1,7 +1,10 @@
 /* ombud chat widget: embed with <script src="https://YOUR-OMBUD/chat/widget.js" async></script>.
    No dependencies, no CDN. Talks to ombud over a WebSocket and falls back to HTTP long polling when
    WebSockets are blocked. The visitor's token lives in localStorage, so the conversation survives a
-   reload. Protocol: docs/channels.md ("Live chat"). */
+   reload. Protocol: docs/channels.md ("Live chat").
+   When the desk has published help articles, the visitor's first lines go to the self-service assistant
+   (POST /chat/api/assistant) until it hands over or the visitor asks for a person; from then on the
+   widget is the usual chat with people. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -10,7 +13,8 @@
   var KEY = "ombud-chat:" + origin;
   var state = {
     token: null, ws: null, mode: "off", lastId: 0, ticketId: null, readUpTo: 0, agentsOnline: 0, byEmail: false,
-    pending: {}, shown: {}, typingTimer: null, polling: false, pollAbort: null, retries: 0, open: false
+    pending: {}, shown: {}, typingTimer: null, polling: false, pollAbort: null, retries: 0, open: false,
+    assistant: false, person: false, greeted: false, asking: false
   };
 
   function el(tag, attrs, text) {
@@ -78,6 +82,15 @@
   function show(message, stateName) {
     if (message.id && state.shown[message.id]) return state.shown[message.id];
     var item = message.client_id && state.pending[message.client_id];
+    if (!item && message.kind === "transcript") {
+      // The conversation with the assistant, as the team received it: folded, the widget showed it already.
+      item = el("li", { class: "ombud-chat-note" });
+      var fold = el("details", {});
+      fold.append(el("summary", {}, "Sent to our team: your conversation with the assistant"),
+        el("span", { class: "ombud-chat-body" }, message.body));
+      item.append(fold);
+      log.appendChild(item);
+    }
     if (!item) {
       item = el("li", { class: "ombud-chat-" + message.author });
       item.append(el("span", { class: "ombud-chat-body" }, message.body));
@@ -98,10 +111,127 @@
   }
 
   function presence() {
-    var nobody = state.agentsOnline === 0 && !state.byEmail;
-    status.textContent = state.byEmail ? "We will answer by email" : state.agentsOnline > 0 ? "Online" : "Away";
+    var bot = withAssistant();
+    var nobody = state.agentsOnline === 0 && !state.byEmail && !bot;
+    status.textContent = bot ? "Assistant" : state.byEmail ? "We will answer by email" : state.agentsOnline > 0 ? "Online" : "Away";
     away.hidden = !nobody;
     root.setAttribute("data-agents", String(state.agentsOnline));
+    root.setAttribute("data-mode", bot ? "assistant" : "people");
+    if (bot) greet();
+  }
+
+  // -- the self-service assistant: answers from help articles until a person takes over ----------------
+  function withAssistant() { return state.assistant && !state.person && !state.ticketId; }
+
+  function clearActions() {
+    Array.prototype.forEach.call(log.querySelectorAll(".ombud-chat-actions"), function (n) { n.remove(); });
+  }
+
+  function actions(solved) {
+    var box = el("div", { class: "ombud-chat-actions" });
+    if (solved) {
+      var yes = el("button", { type: "button" }, "That solved it");
+      yes.addEventListener("click", function () { outcome(true); });
+      box.append(yes);
+    }
+    var person = el("button", { type: "button" }, "Talk to a person");
+    person.addEventListener("click", toPerson);
+    box.append(person);
+    return box;
+  }
+
+  function botLine(text, articles, buttons) {
+    clearActions();
+    var item = el("li", { class: "ombud-chat-bot" });
+    item.append(el("span", { class: "ombud-chat-author" }, "Assistant"), el("span", { class: "ombud-chat-body" }, text));
+    if (articles && articles.length) {
+      var sources = el("p", { class: "ombud-chat-sources" });
+      sources.append(el("span", {}, articles.length > 1 ? "Help articles: " : "Help article: "));
+      articles.forEach(function (a, n) {
+        if (n) sources.append(document.createTextNode(" · "));
+        sources.append(el("a", { href: origin + a.url, target: "_blank", rel: "noopener" }, a.title));
+      });
+      item.append(sources);
+    }
+    if (buttons) item.append(actions(buttons === "answer"));
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+    return item;
+  }
+
+  function greet() {
+    if (state.greeted || log.children.length) return;
+    state.greeted = true;
+    botLine("Hi! I'm the assistant. Ask me a question and I'll look in our help articles for the answer. "
+      + "You can talk to a person at any time.", [], "person");
+  }
+
+  function thinking(on) {
+    state.asking = on;
+    typing.textContent = on ? "The assistant is looking…" : "Support is typing…";
+    typing.hidden = !on;
+    send.disabled = on;
+  }
+
+  function answered(reply) {
+    thinking(false);
+    if (reply.handover) return handedOver(reply);
+    botLine(reply.answer, reply.articles, reply.articles.length ? "answer" : "person");
+  }
+
+  function handedOver(reply) {
+    clearActions();
+    botLine(reply.answer, [], null);
+    if (reply.message) show(reply.message);
+    if (reply.ticket_id) state.ticketId = reply.ticket_id;
+    else {
+      state.person = true;
+      try { localStorage.setItem(KEY + ":person", "1"); } catch (e) { /* private mode */ }
+    }
+    // The connection listens to the conversation as it was: listen again, now to the ticket (agents'
+    // typing, read marks), and let agents see the visitor typing.
+    if (state.ws) state.ws.close();
+    else if (state.pollAbort) state.pollAbort.abort();
+    presence();
+  }
+
+  function failed(item, err) {
+    thinking(false);
+    if (item) {
+      item.setAttribute("data-state", "failed");
+      var mark = item.querySelector(".ombud-chat-state");
+      if (mark) mark.textContent = "Not sent";
+    }
+    var retry = err && err.status === 429 ? "Please wait a moment before asking again." : "Sorry, something went wrong. Please try again.";
+    botLine(retry, [], "person");
+  }
+
+  function ask(text) {
+    var item = el("li", { class: "ombud-chat-customer", "data-state": "delivered" });
+    item.append(el("span", { class: "ombud-chat-body" }, text));
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+    thinking(true);
+    api("/chat/api/assistant", { method: "POST", body: JSON.stringify({ text: text, client_id: newId() }) })
+      .then(answered, function (err) { failed(item, err); });
+  }
+
+  function outcome(resolved) {
+    clearActions();
+    api("/chat/api/assistant/outcome", { method: "POST", body: JSON.stringify({ resolved: resolved }) })
+      .then(function (reply) {
+        if (reply.handover) return handedOver(reply);
+        botLine(resolved ? "Glad that helped! If there is anything else, just ask." : reply.answer, [], "person");
+      }, function (err) { failed(null, err); });
+  }
+
+  function toPerson() {
+    clearActions();
+    thinking(true);
+    api("/chat/api/assistant/person", { method: "POST", body: "{}" }).then(function (reply) {
+      thinking(false);
+      handedOver(reply);
+    }, function (err) { failed(null, err); });
   }
 
   function apply(conversation) {
@@ -109,15 +239,16 @@
     if (typeof conversation.read_up_to === "number") state.readUpTo = Math.max(state.readUpTo, conversation.read_up_to);
     if (typeof conversation.agents_online === "number") state.agentsOnline = conversation.agents_online;
     if (typeof conversation.by_email === "boolean") state.byEmail = conversation.by_email;
+    if (typeof conversation.assistant === "boolean") state.assistant = conversation.assistant;
     (conversation.events || []).forEach(handle);
     Array.prototype.forEach.call(log.children, tick);
     presence();
   }
 
   function handle(event) {
-    if (event.type === "message") { show(event); typing.hidden = true; }
+    if (event.type === "message") { show(event); if (!state.asking) typing.hidden = true; }
     else if (event.type === "ack") show(event.message, "delivered");
-    else if (event.type === "typing" && event.who === "agent") {
+    else if (event.type === "typing" && event.who === "agent" && !state.asking) {
       typing.hidden = !event.typing;
       clearTimeout(state.typingTimer);
       if (event.typing) state.typingTimer = setTimeout(function () { typing.hidden = true; }, 8000);
@@ -191,6 +322,7 @@
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
+    if (withAssistant()) { if (!state.asking) ask(text); else input.value = text; return; }
     var clientId = newId();
     var item = show({ author: "customer", body: text, client_id: clientId }, "sending");
     state.pending[clientId] = item;
@@ -230,14 +362,17 @@
   function begin() {
     api("/chat/api/visitors", { method: "POST", body: "{}" }).then(function (v) {
       state.token = v.token;
-      try { localStorage.setItem(KEY, v.token); } catch (e) { /* private mode: this page only */ }
+      state.person = false;
+      try { localStorage.setItem(KEY, v.token); localStorage.removeItem(KEY + ":person"); } catch (e) { /* private mode: this page only */ }
       state.agentsOnline = v.agents_online;
+      state.assistant = !!v.assistant;
       presence();
       connect();
     });
   }
 
   try { state.token = localStorage.getItem(KEY); } catch (e) { state.token = null; }
+  try { state.person = !!(state.token && localStorage.getItem(KEY + ":person")); } catch (e) { /* ignore */ }
   if (state.token) connect();
   var wasOpen = false;
   try { wasOpen = !!localStorage.getItem(KEY + ":open"); } catch (e) { /* ignore */ }
