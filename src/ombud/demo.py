@@ -1,5 +1,5 @@
 """The demo workspace `make run` loads the first time: teams, staff of every role, customers on every
-channel, and tickets that read like real ones (angry, multi-concern, polite, vague)."""
+channel, tickets that read like real ones (angry, multi-concern, polite, vague), and a small help centre."""
 
 from __future__ import annotations
 
@@ -11,12 +11,119 @@ from ombud.accounts import service as accounts
 from ombud.accounts.models import Role
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.customers.schemas import CustomerRef
+from ombud.knowledge import service as knowledge
+from ombud.knowledge.schemas import ArticleCreate, ArticleStatus, Audience
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel, Priority, Status
 from ombud.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
 from ombud.triage import service as triage
 
 MARKER_EMAIL = "admin@demo.ombud.test"
+
+
+# (category, title, body, example questions, audience) for the knowledge base and the assistant.
+ARTICLES: tuple[tuple[str, str, str, tuple[str, ...], Audience], ...] = (
+    (
+        "Billing",
+        "I was charged twice",
+        "## Why it happens\nA payment that fails and is retried can leave two holds on your card. A "
+        "hold that "
+        "is not collected disappears by itself within 5 working days.\n\n## Getting the duplicate back\n"
+        "If both charges are still there after 5 working days, reply to your order email or use the contact "
+        "form with the order number. We refund a confirmed duplicate straight away; your bank shows "
+        "it within "
+        "3-5 working days.",
+        ("I was charged twice for my order", "There are two payments for one order", "double charge"),
+        Audience.public,
+    ),
+    (
+        "Billing",
+        "When will I get my refund?",
+        "Refunds go back to the card or account you paid with. Once we confirm a refund by email, it takes "
+        "**3-5 working days** to show on a card and up to 10 for a bank transfer.\n\nIf it has been longer, "
+        "send us the refund confirmation and we will trace it with the bank.",
+        ("Where is my refund?", "My refund hasn't arrived", "How long does a refund take?"),
+        Audience.public,
+    ),
+    (
+        "Billing",
+        "Correcting the address on an invoice",
+        "Send us the invoice number and the correct company name and address. We issue a corrected invoice "
+        "within 2 working days; the original is cancelled, so there is nothing to pay twice.",
+        ("The address on my invoice is wrong", "Can you change the company name on my invoice?"),
+        Audience.public,
+    ),
+    (
+        "Orders and delivery",
+        "Tracking your parcel",
+        "Every order email has a tracking link. If the link says *label created* for more than 2 days, the "
+        "courier has not scanned the parcel yet; it usually moves within a day.\n\n## The link does "
+        "not work\n"
+        "Copy the tracking number from the email into the courier's own site. If it is unknown there too, "
+        "contact us and we will check with the warehouse.",
+        ("Where is my parcel?", "The tracking link doesn't work", "My order hasn't arrived"),
+        Audience.public,
+    ),
+    (
+        "Orders and delivery",
+        "My delivery arrived damaged",
+        "We are sorry! Take a photo of the parcel and the damage, and send it to us with your order number "
+        "within 14 days. We send a replacement or refund you, whichever you prefer; you do not need "
+        "to return "
+        "the damaged item unless we ask.",
+        ("The box arrived soaked and the item is ruined", "My order was damaged in delivery"),
+        Audience.public,
+    ),
+    (
+        "Account",
+        "Changing your plan",
+        "Go to **Account > Plan** and choose the new plan. An upgrade starts at once (you pay the difference "
+        "for the rest of the month); a cheaper plan starts on your next billing date.",
+        ("How do I change my plan?", "Can I switch to a cheaper plan?", "upgrade my subscription"),
+        Audience.public,
+    ),
+    (
+        "Account",
+        "Account locked after a password reset",
+        "After five wrong sign-in attempts the account locks for 30 minutes, also right after a password "
+        "reset while an old password is saved in the app. Remove the saved password, wait 30 minutes "
+        "and sign "
+        "in with the new one. Still locked? Call us and an agent unlocks it after checking it is you.",
+        ("I can't log in after resetting my password", "The app says account locked"),
+        Audience.public,
+    ),
+    (
+        "Devices",
+        "HomeHub router keeps dropping the connection",
+        "## Quick checks\n1. Restart the router: unplug it for 30 seconds.\n2. Put it in the open, away from "
+        "the microwave and thick walls.\n3. In the app, run **Check line**.\n\n## Still dropping?\n"
+        "If the line check passes and it still drops several times a day, the router may be faulty: contact "
+        "us and we arrange a replacement or a technician visit.",
+        (
+            "My router keeps disconnecting",
+            "The wifi drops every evening",
+            "internet connection keeps dropping",
+        ),
+        Audience.public,
+    ),
+    (
+        "Devices",
+        "Warranty repairs",
+        "Appliances have a 2-year warranty from the purchase date. For a repair, send the model, the "
+        "purchase "
+        "date and a short description of the fault; we book a technician visit or send a prepaid label.",
+        ("Is my washing machine still under warranty?", "How do I get a repair under warranty?"),
+        Audience.public,
+    ),
+    (
+        "Devices",
+        "Field service: router replacement checklist",
+        "Before replacing a HomeHub router: check the line at the socket, note the serial numbers of both "
+        "units, and run **Check line** with the customer before leaving.",
+        (),
+        Audience.partner,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -162,6 +269,19 @@ def load_demo(*, session: Session) -> bool:
     # The products triage recognises by name in customers' messages.
     triage.set_catalogue(session=session, names=["router", "HomeHub router", "Kettle Pro", "AirBrew 2"])
     agent = Principal(kind="user", id=users["agent"].id, role=Role.agent)
+    for category, title, body, questions, audience in ARTICLES:
+        knowledge.create_article(
+            session=session,
+            principal=agent,
+            data=ArticleCreate(
+                title=title,
+                body=body,
+                category=category,
+                audience=audience,
+                status=ArticleStatus.published,
+                example_questions=list(questions),
+            ),
+        )
     for ref, channel, subject, body, follow_ups, status, priority, tags in TICKETS:
         ticket, _ = tickets.create_ticket(
             session=session,

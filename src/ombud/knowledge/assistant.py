@@ -273,7 +273,7 @@ def extractive_answer(hits: Sequence[Hit], result: dict[str, Any]) -> str:
     best = hits[0]
     emotion = (result.get("emotion") or {}).get("label")
     opening = "Sorry to hear about the trouble. " if emotion in {"anger", "sadness"} else ""
-    passage = best.passage.strip() or best.title
+    passage = (best.section or best.passage).strip() or best.title
     lines = [f'{opening}Our help article "{best.title}" says:', "", passage]
     if len(hits) > 1 and hits[1].score >= best.score - 0.03:
         lines += ["", f'"{hits[1].title}" may also help.']
@@ -282,7 +282,9 @@ def extractive_answer(hits: Sequence[Hit], result: dict[str, Any]) -> str:
 
 
 def _phrase_with_model(question: str, hits: Sequence[Hit], config: AssistantConfig) -> str | None:
-    sources = "\n\n".join(f"[{n}] {hit.title}\n{hit.passage}" for n, hit in enumerate(hits[:3], start=1))
+    sources = "\n\n".join(
+        f"[{n}] {hit.title}\n{hit.section or hit.passage}" for n, hit in enumerate(hits[:3], start=1)
+    )
     messages = [
         {
             "role": "system",

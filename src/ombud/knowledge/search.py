@@ -75,8 +75,9 @@ class Hit:
     vector_score: float
     lexical_score: float
     match: str
-    passage: str = ""
+    passage: str = ""  # the best section, cut around the query's words (for a list of results)
     heading: str | None = None
+    section: str = ""  # the best section whole (what an answer quotes)
     passage_ids: list[int] = field(default_factory=list)
 
 
@@ -169,6 +170,7 @@ class Searcher:
             sections = [row for row in rows if row.kind == PassageKind.section]
             if sections:
                 hit.heading = sections[0].heading
+                hit.section = sections[0].text
                 hit.passage = render.snippet(sections[0].text, terms)
             else:
                 hit.passage = title
