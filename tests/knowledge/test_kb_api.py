@@ -269,3 +269,21 @@ def test_the_sweep_finishes_indexing_and_suggestions_a_crash_left(
     ).json()
     assert suggestions[0]["article_id"] == login["id"]
     assert runtime.queue.sweep()["knowledge.index_article"] == 0
+
+
+def test_feedback_names_a_real_ticket(client: TestClient, people: Personas) -> None:
+    card = write(client, people.agent, CARD)
+    missing = client.post(
+        f"/api/v1/kb/articles/{card['id']}/feedback",
+        json={"helpful": True, "ticket_id": 999999},
+        headers=people.agent.headers,
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ticket_not_found"
+    ticket = new_ticket(client, people.agent)
+    used = client.post(
+        f"/api/v1/kb/articles/{card['id']}/feedback",
+        json={"helpful": True, "ticket_id": ticket["id"]},
+        headers=people.agent.headers,
+    )
+    assert used.status_code == 204

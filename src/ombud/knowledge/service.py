@@ -352,6 +352,10 @@ def add_feedback(
 ) -> Feedback:
     article = get_article(session=session, principal=principal, article_id=article_id)
     staff = principal is not None and principal.is_staff
+    if staff and data.ticket_id is not None:
+        assert principal is not None
+        # The ticket the article was used on: it must exist and be the agent's to see (404 otherwise).
+        tickets_service.access_ticket(session=session, principal=principal, ticket_id=data.ticket_id)
     if principal is not None and principal.is_customer:
         customer_id = principal.id
     feedback = Feedback(
