@@ -227,6 +227,9 @@ class VectorIndex:
         self._max_id = 0
 
     def _new_index(self) -> Any:
+        # onnxruntime first: usearch loads its NumKong kernels with RTLD_GLOBAL, and an onnxruntime loaded
+        # after those symbols are global crashes the process (segmentation fault) at import.
+        import onnxruntime  # noqa: F401
         from usearch.index import Index
 
         # 8-bit vectors: a quarter of float32's memory, and the same ranking on Banking77 (85.6% top-1 on
