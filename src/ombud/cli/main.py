@@ -10,6 +10,7 @@ import click
 
 from ombud.cli.common import _settings, database_option, friendly
 from ombud.cli.email import email as email_group
+from ombud.cli.kb import kb as kb_group
 from ombud.cli.triage import triage as triage_group
 from ombud.settings import Settings, describe
 
@@ -290,3 +291,4 @@ def _configure_logging(settings: Settings) -> None:
 
 main.add_command(triage_group)
 main.add_command(email_group)
+main.add_command(kb_group)

@@ -39,6 +39,20 @@ def index_article(*, session: Session, database: Database, searcher: Searcher, a
         defer(session, knowledge.INDEX_JOB, article_id=waiting[-1])
 
 
+def index_pending(*, database: Database, searcher: Searcher) -> int:
+    """Index every article still waiting, here and now (the CLI's import); return how many."""
+    done = 0
+    while True:
+        with database.session(write=False) as reader:
+            waiting = index.unindexed_article_ids(reader, BATCH)
+        if not waiting:
+            return done
+        with database.session() as session:
+            index_article(session=session, database=database, searcher=searcher, article_id=waiting[0])
+            session.commit()
+        done += len(waiting)
+
+
 def suggest(*, session: Session, database: Database, searcher: Searcher, message_id: int) -> None:
     """Suggest articles for each concern of ``message_id`` and of up to BATCH other triaged messages still
     without suggestions. A concern nothing answers well is kept with its best score: gaps come from them."""
