@@ -166,14 +166,22 @@ def assistant_decisions(
     started = time.perf_counter()
     for question, intent in tests:
         with runtime.database.session() as session:
-            conversation = assistant.start(session, channel="api", customer_id=None)
-            reply = assistant.ask(
-                session,
+            conversation_id = assistant.start(session, channel="api", customer_id=None).id
+            session.commit()
+        with runtime.database.session(write=False) as reader:
+            thought = assistant.think(
+                reader,
                 searcher=runtime.knowledge,
                 engine=runtime.triage,
                 config=runtime.assistant,
-                conversation=conversation,
+                conversation_id=conversation_id,
                 text=question,
+            )
+        with runtime.database.session() as session:
+            reply = assistant.ask(
+                session,
+                conversation=assistant.get_conversation(session, conversation_id),
+                thought=thought,
                 open_ticket=assistant.web_ticket_opener(session, hint=None, channel=Channel.web),
             )
             if reply.handover:

@@ -123,15 +123,21 @@ def test_confirmed_and_assumed_resolutions_are_counted_apart(
         f"/api/v1/assistant/conversations/{confirmed['conversation_id']}/outcome", json={"resolved": True}
     )
     left = ask(client, "How long does card delivery take?")
+    unhappy = ask(client, "How do I change my PIN?")
+    client.post(
+        f"/api/v1/assistant/conversations/{unhappy['conversation_id']}/outcome", json={"resolved": False}
+    )
     ask(client, "I want to speak to an agent")
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     with runtime.database.session() as session:
-        conversation = session.query(Conversation).filter_by(public_id=left["conversation_id"]).one()
-        conversation.last_turn_at -= dt.timedelta(hours=1)
+        for public_id in (left["conversation_id"], unhappy["conversation_id"]):
+            conversation = session.query(Conversation).filter_by(public_id=public_id).one()
+            conversation.last_turn_at -= dt.timedelta(hours=1)
         session.commit()
     metrics = client.get("/api/v1/assistant/metrics", headers=people.lead.headers).json()
     assert metrics["resolved_confirmed"] == 1
     assert metrics["resolved_assumed"] == 1
+    assert metrics["left_unresolved"] == 1  # said "not solved", then left: not an assumed resolution
     assert metrics["handed_over"] == 1
     assert metrics["handovers_by_reason"] == {"asked_for_person": 1}
     assert client.get("/api/v1/assistant/metrics", headers=people.customer.headers).status_code == 403

@@ -287,3 +287,36 @@ def test_feedback_names_a_real_ticket(client: TestClient, people: Personas) -> N
         headers=people.agent.headers,
     )
     assert used.status_code == 204
+
+
+def test_a_long_setext_heading_does_not_stop_indexing(client: TestClient, people: Personas) -> None:
+    long_heading = "When a card does not arrive " + "and still has not arrived " * 15
+    article = write(
+        client,
+        people.agent,
+        {"title": "Long heading", "status": "published", "body": long_heading + "\n---\nReport it as lost."},
+    )
+    write(client, people.agent, PIN)  # indexed after it, in the same batch
+    hits = client.get("/api/v1/kb/search", params={"q": "new pin code please"}).json()["hits"]
+    assert hits[0]["title"] == PIN["title"]
+    found = client.get("/api/v1/kb/search", params={"q": "card has not arrived report lost"}).json()["hits"]
+    assert article["id"] in [h["article_id"] for h in found]
+
+
+def test_readers_see_only_categories_they_can_read(client: TestClient, people: Personas) -> None:
+    write(client, people.agent, {**FRAUD, "category": "Fraud desk"})
+    write(client, people.agent, {**CARD, "category": "Cards"})
+    anonymous = {c["name"] for c in client.get("/api/v1/kb/categories").json()}
+    assert anonymous == {"Cards"}
+    staff = {c["name"] for c in client.get("/api/v1/kb/categories", headers=people.agent.headers).json()}
+    assert staff == {"Cards", "Fraud desk"}
+
+
+def test_anonymous_votes_are_rate_limited(client: TestClient, people: Personas) -> None:
+    card = write(client, people.agent, CARD)
+    codes = [
+        client.post(f"/api/v1/kb/articles/{card['id']}/feedback", json={"helpful": True}).status_code
+        for _ in range(31)
+    ]
+    assert codes[:30] == [204] * 30 and codes[30] == 429
+    assert client.get(f"/api/v1/kb/articles/{card['id']}").json()["helpful"] == 30

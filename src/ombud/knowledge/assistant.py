@@ -98,6 +98,13 @@ def find_conversation(session: Session, public_id: str) -> Conversation:
     return conversation
 
 
+def get_conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("The conversation is gone.", code="conversation_not_found")
+    return conversation
+
+
 def start(session: Session, *, channel: str, customer_id: int | None) -> Conversation:
     conversation = Conversation(
         public_id="c_" + secrets.token_urlsafe(18), channel=channel, customer_id=customer_id
@@ -128,36 +135,48 @@ def open_conversation(
     return found
 
 
-def ask(
+@dataclass
+class Thought:
+    """What the assistant makes of a question: worked out in a read session, holding no write lock
+    (triage, the embedding, the search and an answer model's call take their time), then applied by
+    :func:`ask` in a short write transaction."""
+
+    text: str
+    result: dict[str, Any]
+    hits: list[Hit]
+    vector: np.ndarray | None
+    key: str | None
+    confidence: float
+    reason: str | None
+    answer: str
+    repeats: list[int]  # earlier answered turns of the conversation this question asks again
+
+
+def think(
     session: Session,
     *,
     searcher: Searcher,
     engine: Triage,
     config: AssistantConfig,
-    conversation: Conversation,
+    conversation_id: int | None,
     text: str,
-    open_ticket: TicketOpener,
     language: str | None = None,
-) -> Reply:
-    """Answer ``text`` in ``conversation`` or hand it over; the caller commits."""
-    now = utcnow()
-    if conversation.state is ConversationState.handed_over:
-        return _record(
-            session,
-            conversation,
-            text,
-            Reply(conversation, STILL_WITH_PEOPLE, [], 0.0, True, "already_handed_over"),
-            {},
-            None,
-        )
+) -> Thought:
+    """Decide, reading only, whether to answer ``text`` (and with what) or hand it over, and why."""
+    previous: list[Turn] = []
+    if conversation_id is not None:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is not None and conversation.state is ConversationState.handed_over:
+            return Thought(text, {}, [], None, None, 0.0, "already_handed_over", STILL_WITH_PEOPLE, [])
+        previous = _turns_of(session, conversation_id)
     result = engine.analyze([(text, Context(channel="chat"))])[0]
     hits = searcher.search(session, text, filters=_language_filter(language), limit=3)
     vector = searcher.embedder.embed_batch([text])[0]
     confidence = hits[0].score if hits else 0.0
+    repeats = _repeats(session, previous, vector)
     reason = _handover_reason(result, text, config)
-    previous = _turns(session, conversation)
-    if reason is None and _asks_again(session, previous, vector, hits):
-        failures = sum(1 for turn in previous if turn.failed)
+    if reason is None and repeats:
+        failures = sum(1 for turn in previous if turn.failed or turn.id in repeats)
         if failures >= MAX_FAILURES:
             reason = "repeated_failure"
     if reason is None:
@@ -165,19 +184,35 @@ def ask(
             reason = "out_of_scope"
         elif confidence < config.answer_threshold:
             reason = "low_confidence"
-    conversation.last_turn_at = now
+    answer = compose(text, hits, result, config) if reason is None else ""
     key = index.vector_key(searcher.embedder, text)
-    index.keep_vectors(session, {key: vector})
-    if reason is not None:
-        reply = Reply(conversation, "", hits, confidence, True, reason)
-        _record(session, conversation, text, reply, result, key)
+    return Thought(text, result, hits, vector, key, confidence, reason, answer, repeats)
+
+
+def ask(
+    session: Session, *, conversation: Conversation, thought: Thought, open_ticket: TicketOpener
+) -> Reply:
+    """Apply ``thought`` to ``conversation``: record the turn, and answer or hand over. The conversation
+    is locked first, so a handover racing this one (the customer pressed "talk to a person") opens
+    one ticket, not two. The caller commits."""
+    session.refresh(conversation, with_for_update=True)
+    if conversation.state is ConversationState.handed_over or thought.reason == "already_handed_over":
+        reply = Reply(conversation, STILL_WITH_PEOPLE, [], 0.0, True, "already_handed_over")
+        return _record(session, conversation, thought.text, reply, {}, None)
+    conversation.last_turn_at = utcnow()
+    if thought.key is not None and thought.vector is not None:
+        index.keep_vectors(session, {thought.key: thought.vector})
+    for turn in _turns(session, conversation):
+        if turn.id in thought.repeats:
+            turn.failed = True
+    if thought.reason is not None:
+        reply = Reply(conversation, "", thought.hits, thought.confidence, True, thought.reason)
+        _record(session, conversation, thought.text, reply, thought.result, thought.key)
         return hand_over(
-            session, conversation=conversation, reason=reason, open_ticket=open_ticket, reply=reply
+            session, conversation=conversation, reason=thought.reason, open_ticket=open_ticket, reply=reply
         )
-    answer = compose(text, hits, result, config)
-    return _record(
-        session, conversation, text, Reply(conversation, answer, hits, confidence, False, None), result, key
-    )
+    reply = Reply(conversation, thought.answer, thought.hits, thought.confidence, False, None)
+    return _record(session, conversation, thought.text, reply, thought.result, thought.key)
 
 
 def _language_filter(language: str | None) -> Filters:
@@ -187,33 +222,31 @@ def _language_filter(language: str | None) -> Filters:
 
 
 def _turns(session: Session, conversation: Conversation) -> list[Turn]:
+    return _turns_of(session, conversation.id)
+
+
+def _turns_of(session: Session, conversation_id: int) -> list[Turn]:
     return list(
-        session.scalars(select(Turn).where(Turn.conversation_id == conversation.id).order_by(Turn.id)).all()
+        session.scalars(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.id)).all()
     )
 
 
-def _asks_again(session: Session, previous: Sequence[Turn], vector: np.ndarray, hits: Sequence[Hit]) -> bool:
-    """Whether this question repeats an answered one; the answered turn it repeats is marked failed.
-    Return True when one was found (the caller then counts the failures)."""
-    answered = [turn for turn in previous if not turn.handover]
+def _repeats(session: Session, previous: Sequence[Turn], vector: np.ndarray) -> list[int]:
+    """The earlier answered turns whose question this one asks again (cosine over SAME_QUESTION): their
+    answers did not help. A new question that the same broad article answers is not a repeat."""
+    answered = [turn for turn in previous if not turn.handover and turn.vector_hash]
     if not answered:
-        return False
-    top = hits[0].article_id if hits else None
+        return []
     vectors = {
         row.hash: np.frombuffer(row.vector, dtype=np.float32)
-        for row in session.scalars(
-            select(Vector).where(Vector.hash.in_([t.vector_hash for t in answered if t.vector_hash]))
-        )
+        for row in session.scalars(select(Vector).where(Vector.hash.in_([t.vector_hash for t in answered])))
     }
-    repeated = False
-    for turn in answered:
-        earlier = vectors.get(turn.vector_hash or "")
-        same_text = earlier is not None and float(earlier @ vector) >= SAME_QUESTION
-        same_article = top is not None and turn.article_ids[:1] == [top]
-        if same_text or same_article:
-            turn.failed = True
-            repeated = True
-    return repeated
+    return [
+        turn.id
+        for turn in answered
+        if (earlier := vectors.get(turn.vector_hash or "")) is not None
+        and float(earlier @ vector) >= SAME_QUESTION
+    ]
 
 
 def _handover_reason(result: dict[str, Any], text: str, config: AssistantConfig) -> str | None:
@@ -393,6 +426,7 @@ def record_outcome(
 ) -> Reply:
     """The customer's verdict on the last answer: resolved ends the conversation as confirmed; not
     resolved marks the answer failed, and the second failure hands over."""
+    session.refresh(conversation, with_for_update=True)
     if conversation.state is ConversationState.handed_over:
         return Reply(conversation, STILL_WITH_PEOPLE, [], 0.0, True, "already_handed_over")
     turns = [turn for turn in _turns(session, conversation) if not turn.handover]
@@ -475,6 +509,7 @@ def web_ticket_opener(session: Session, *, hint: CustomerHint | None, channel: C
 
 def choose_person(session: Session, *, conversation: Conversation, open_ticket: TicketOpener) -> Reply:
     """The customer asked for a person (the button): always possible, whatever the assistant thought."""
+    session.refresh(conversation, with_for_update=True)
     if conversation.state is ConversationState.handed_over:
         return Reply(conversation, STILL_WITH_PEOPLE, [], 0.0, True, "already_handed_over")
     return hand_over(session, conversation=conversation, reason="customer_choice", open_ticket=open_ticket)

@@ -83,7 +83,8 @@ def passages_of(article: Article) -> list[PassageDraft]:
             seen.add(question.casefold())
             drafts.append(PassageDraft(PassageKind.question, None, question))
     drafts.extend(
-        PassageDraft(PassageKind.section, passage.heading, passage.text)
+        # A heading is stored in 300 characters (a setext "---" under a long paragraph makes one).
+        PassageDraft(PassageKind.section, passage.heading[:300] if passage.heading else None, passage.text)
         for passage in render.split_passages(article.body)
     )
     return drafts
@@ -120,8 +121,13 @@ def prepare(*, session: Session, embedder: Embedder, article: Article) -> Prepar
 
 def store(*, session: Session, prepared: Prepared) -> bool:
     """Replace the article's passages with ``prepared`` unless the article changed meanwhile (then a
-    later job indexes the newer content). Return whether anything was written."""
-    article = session.get(Article, prepared.article_id)
+    later job indexes the newer content). Return whether anything was written.
+
+    Index writers take turns on the ``kb_index_state`` row (PostgreSQL; SQLite has one writer anyway):
+    passage ids are then committed in the order they were drawn, so a process that has seen id N has
+    seen every id below it, and two jobs on one article cannot both write its passages."""
+    session.execute(select(IndexState.id).where(IndexState.id == 1).with_for_update())
+    article = session.get(Article, prepared.article_id, populate_existing=True)
     if article is None or article.content_hash != prepared.content_hash:
         return False
     if article.indexed_hash == prepared.content_hash:

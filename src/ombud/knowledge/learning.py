@@ -24,7 +24,7 @@ from ombud.tickets import feeds
 
 GAP_SCORE = 0.6  # a concern whose best article scores below this is not answered well
 GAP_SIMILARITY = 0.72
-MAX_GAP_ITEMS = 5000
+MAX_GAP_ITEMS = 2000  # per source (concerns, assistant questions): bounds the grouping's n x n matrix
 DURABLE_DAYS = 7
 ABANDONED_AFTER = dt.timedelta(minutes=30)
 
@@ -144,16 +144,16 @@ def _vectors(session: Session, hashes: set[str]) -> dict[str, np.ndarray]:
 def _group(matrix: np.ndarray) -> list[list[int]]:
     """Greedy grouping: the item with the most close neighbours leads a group of its neighbours, then
     the next among those left. Quadratic in the items, with MAX_GAP_ITEMS bounding it."""
-    similarity = matrix @ matrix.T
-    close = similarity >= GAP_SIMILARITY
+    close = (matrix @ matrix.T) >= GAP_SIMILARITY
     left = np.ones(len(matrix), dtype=bool)
+    counts = close.sum(axis=1).astype(np.int64)  # close neighbours still ungrouped, kept up to date
     groups: list[list[int]] = []
     while left.any():
-        counts = (close & left[None, :]).sum(axis=1) * left
-        leader = int(np.argmax(counts))
-        members = [int(i) for i in np.flatnonzero(close[leader] & left)]
-        groups.append(members)
+        leader = int(np.argmax(np.where(left, counts, -1)))
+        members = np.flatnonzero(close[leader] & left)
+        groups.append([int(i) for i in members])
         left[members] = False
+        counts -= close[:, members].sum(axis=1)
     return groups
 
 
@@ -223,13 +223,15 @@ def stale_articles(*, session: Session, days: int = 30, min_samples: int = 5) ->
 # -- the assistant's metrics ---------------------------------------------------------------------------------
 def assistant_metrics(*, session: Session, days: int = 30) -> dict[str, Any]:
     """Conversations in the last ``days``, by outcome, kept apart: confirmed by the customer, assumed
-    (the customer left after an answer and said nothing), handed over (by reason), still open. Durable:
+    (the customer left after an answer and said nothing), left unresolved (said it did not help, then
+    left), handed over (by reason), still open. Durable:
     resolved conversations whose customer did not write in again about the same concern within 7 days
     (counted only for known customers whose 7 days have passed)."""
     now = utcnow()
     since = now - dt.timedelta(days=days)
     conversations = session.scalars(select(Conversation).where(Conversation.created_at >= since)).all()
-    confirmed = assumed = handed_over = still_open = 0
+    confirmed = assumed = handed_over = still_open = left_unresolved = 0
+    last_failed = _last_answer_failed(session, [c.id for c in conversations])
     reasons: Counter[str] = Counter()
     resolved: list[Conversation] = []
     for conversation in conversations:
@@ -240,8 +242,11 @@ def assistant_metrics(*, session: Session, days: int = 30) -> dict[str, Any]:
             confirmed += 1
             resolved.append(conversation)
         elif now - conversation.last_turn_at >= ABANDONED_AFTER:
-            assumed += 1
-            resolved.append(conversation)
+            if last_failed.get(conversation.id):
+                left_unresolved += 1  # the customer said the answer did not help, then left
+            else:
+                assumed += 1
+                resolved.append(conversation)
         else:
             still_open += 1
     durable, checked = _durable(session, resolved, now)
@@ -253,9 +258,24 @@ def assistant_metrics(*, session: Session, days: int = 30) -> dict[str, Any]:
         "handed_over": handed_over,
         "handovers_by_reason": dict(reasons),
         "open": still_open,
+        "left_unresolved": left_unresolved,
         "durable_checked": checked,
         "durable_resolutions": durable,
     }
+
+
+def _last_answer_failed(session: Session, conversation_ids: list[int]) -> dict[int, bool]:
+    """Whether each conversation's last answer was marked failed (for the ones that have answers)."""
+    last: dict[int, bool] = {}
+    for start in range(0, len(conversation_ids), 500):
+        rows = session.execute(
+            select(Turn.conversation_id, Turn.failed)
+            .where(Turn.conversation_id.in_(conversation_ids[start : start + 500]), Turn.handover.is_(False))
+            .order_by(Turn.id)
+        ).all()
+        for conversation_id, failed in rows:
+            last[int(conversation_id)] = bool(failed)
+    return last
 
 
 def _durable(session: Session, resolved: list[Conversation], now: dt.datetime) -> tuple[int, int]:

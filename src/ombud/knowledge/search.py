@@ -133,7 +133,7 @@ class Searcher:
             score = (1 - LEXICAL_WEIGHT) * cosine[passage_id] + LEXICAL_WEIGHT * lexical_of(passage_id)
             if article_id not in first or score > first[article_id][0]:
                 first[article_id] = (score, title, slug, audience)
-        shortlist = sorted(first, key=lambda aid: -first[aid][0])[: max(RERANK_ARTICLES, limit * 3)]
+        shortlist = sorted(first, key=lambda aid: -first[aid][0])[: max(RERANK_ARTICLES, limit + 10)]
         # Second pass: every passage of the shortlisted articles, scored exactly.
         passages = session.execute(
             select(Passage.id, Passage.article_id, Passage.kind, Passage.heading, Passage.text).where(

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ombud.accounts.models import Role
@@ -335,9 +335,13 @@ def list_categories(*, session: Session, principal: Principal | None) -> list[di
         ).all()
     }
     categories = session.scalars(select(Category).order_by(Category.name)).all()
+    staff = principal is not None and principal.is_staff
+    # A category shows to readers only when it holds something they may read: its name alone may say
+    # what internal articles are about.
     return [
         {"id": c.id, "name": c.name, "description": c.description, "articles": counts.get(c.id, 0)}
         for c in categories
+        if staff or counts.get(c.id, 0)
     ]
 
 
@@ -368,10 +372,11 @@ def add_feedback(
         comment=data.comment,
     )
     session.add(feedback)
-    if data.helpful:
-        article.helpful += 1
-    else:
-        article.not_helpful += 1
+    # Counted in SQL: two votes at once must both count.
+    column = "helpful" if data.helpful else "not_helpful"
+    session.execute(
+        update(Article).where(Article.id == article.id).values({column: getattr(Article, column) + 1})
+    )
     session.flush()
     return feedback
 

@@ -29,6 +29,7 @@ from ombud.channels.chat import service as chat
 from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic, visitor_topic
 from ombud.channels.models import ChatVisitor
 from ombud.errors import Conflict, Forbidden, OmbudError
+from ombud.knowledge import assistant
 from ombud.knowledge.schemas import CitedArticle
 from ombud.runtime import Runtime
 from ombud.tickets import service as tickets
@@ -310,20 +311,41 @@ async def ask_assistant(
     (``reason`` already_handed_over, ``message`` the stored line). A visitor may ask
     OMBUD_ASSISTANT_RATE_LIMIT questions in 10 minutes (429)."""
 
-    def work(session: Session) -> chat.AssistantTurn:
-        return chat.ask_assistant(
-            session=session,
-            visitor=_visitor(session, x_chat_token),
-            text=body.text,
-            client_id=body.client_id,
-            searcher=runtime.knowledge,
-            engine=runtime.triage,
-            config=runtime.assistant,
-            rate_limit=runtime.settings.assistant_rate_limit,
-            flood_limit=runtime.settings.email_flood_limit,
-        )
+    def work() -> chat.AssistantTurn:
+        # Three short transactions: the slow middle (triage, embedding, search) holds no write lock.
+        database = runtime.database
+        with database.session() as session:
+            gate = chat.assistant_gate(
+                session=session,
+                visitor=_visitor(session, x_chat_token),
+                text=body.text,
+                client_id=body.client_id,
+                rate_limit=runtime.settings.assistant_rate_limit,
+                flood_limit=runtime.settings.email_flood_limit,
+            )
+            session.commit()
+        if isinstance(gate, chat.AssistantTurn):
+            return gate
+        with database.session(write=False) as reader:
+            thought = assistant.think(
+                reader,
+                searcher=runtime.knowledge,
+                engine=runtime.triage,
+                config=runtime.assistant,
+                conversation_id=gate,
+                text=body.text.strip(),
+            )
+        with database.session() as session:
+            turn = chat.answer_visitor(
+                session=session,
+                visitor=_visitor(session, x_chat_token),
+                conversation_id=gate,
+                thought=thought,
+            )
+            session.commit()
+            return turn
 
-    return _assistant_reply(runtime, await run_in_threadpool(_in_session, runtime, work))
+    return _assistant_reply(runtime, await run_in_threadpool(work))
 
 
 @visitor_router.post("/api/assistant/outcome", response_model=AssistantReply)

@@ -30,12 +30,11 @@ from ombud.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Una
 from ombud.knowledge import assistant
 from ombud.knowledge import service as knowledge
 from ombud.knowledge.models import Conversation
-from ombud.knowledge.search import Hit, Searcher
+from ombud.knowledge.search import Hit
 from ombud.storage.base import utcnow
 from ombud.tickets import feeds
 from ombud.tickets import service as tickets
 from ombud.tickets.models import AuthorType, Channel, Message, Ticket
-from ombud.triage.engine import Triage
 from ombud.validation import normalise_email
 
 CHANNEL = "chat"
@@ -273,19 +272,18 @@ def _with_people(line: Line | None = None) -> AssistantTurn:
     )
 
 
-def ask_assistant(
+def assistant_gate(
     *,
     session: Session,
     visitor: ChatVisitor,
     text: str,
     client_id: str | None,
-    searcher: Searcher,
-    engine: Triage,
-    config: assistant.AssistantConfig,
     rate_limit: int,
     flood_limit: int,
-) -> AssistantTurn:
-    """Ask the assistant ``text``; once a person has the chat, the line goes to them instead."""
+) -> AssistantTurn | int:
+    """The first, short step of a visitor's question: checked and counted. Once a person has the chat
+    the line goes to them (an AssistantTurn); otherwise return the id of the visitor's conversation with
+    the assistant (started if new), for :func:`assistant.think` and then :func:`answer_visitor`."""
     text = text.strip()
     if not text:
         raise InvalidInput("the message is empty", code="empty_message")
@@ -303,16 +301,16 @@ def ask_assistant(
     channels.check_rate(session=session, key=f"chat-assistant:{visitor.public_id}", limit=rate_limit)
     conversation = assistant_conversation(session=session, visitor=visitor, start=True)
     assert conversation is not None  # started when missing
+    return conversation.id
+
+
+def answer_visitor(
+    *, session: Session, visitor: ChatVisitor, conversation_id: int, thought: assistant.Thought
+) -> AssistantTurn:
+    """The last step: the assistant's answer, or the handover that opens the visitor's chat ticket."""
     opener = assistant_ticket_opener(session=session, visitor=visitor)
-    reply = assistant.ask(
-        session,
-        searcher=searcher,
-        engine=engine,
-        config=config,
-        conversation=conversation,
-        text=text,
-        open_ticket=opener,
-    )
+    conversation = assistant.get_conversation(session, conversation_id)
+    reply = assistant.ask(session, conversation=conversation, thought=thought, open_ticket=opener)
     return _turn(reply, opener)
 
 

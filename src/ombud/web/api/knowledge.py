@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
@@ -43,17 +44,12 @@ from ombud.web.deps import CurrentPrincipal, ReadSession, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["knowledge"])
 MAX_IMPORT_BYTES = 60 * 1024 * 1024
+FEEDBACK_LIMIT = 30  # anonymous votes per client address in 10 minutes (as the help centre's form)
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
     """The caller named by a bearer token, or None without one (an unknown token is still refused)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        return None
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return accounts.authenticate(session=session, token=token.strip())
+    return _principal(request, session)
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
@@ -158,9 +154,17 @@ def article_versions(article_id: IdPath, session: ReadSession, principal: Curren
 
 @router.post("/kb/articles/{article_id}/feedback", status_code=204)
 def article_feedback(
-    article_id: IdPath, data: FeedbackCreate, session: WriteSession, principal: MaybePrincipal
+    article_id: IdPath,
+    data: FeedbackCreate,
+    request: Request,
+    session: WriteSession,
+    principal: MaybePrincipal,
 ) -> None:
-    """Helpful or not, from a reader (no token) or an agent (with the ticket it was used on)."""
+    """Helpful or not, from a reader (no token) or an agent (with the ticket it was used on). Without a
+    token one client address may vote FEEDBACK_LIMIT times in 10 minutes (429)."""
+    if principal is None:
+        client = request.client.host if request.client else "unknown"
+        channels.check_rate(session=session, key=f"kb-feedback:{client}", limit=FEEDBACK_LIMIT)
     knowledge.add_feedback(session=session, principal=principal, article_id=article_id, data=data)
     session.commit()
 
@@ -290,34 +294,55 @@ def stale_articles(
 
 # -- the assistant -------------------------------------------------------------------------------------------
 @router.post("/assistant/ask", response_model=AskResponse)
-def ask(
-    data: AskRequest, request: Request, session: WriteSession, principal: MaybePrincipal, runtime: RuntimeDep
-) -> Any:
+def ask(data: AskRequest, request: Request, runtime: RuntimeDep) -> Any:
     """Ask the self-service assistant. It answers from published public articles, citing them, or hands
     over to a person (a ticket with the conversation, its triage and the reason). Without a token one
     client address may ask OMBUD_ASSISTANT_RATE_LIMIT times in 10 minutes (429)."""
-    if principal is None:
-        client = request.client.host if request.client else "unknown"
-        channels.check_rate(
-            session=session, key=f"assistant:{client}", limit=runtime.settings.assistant_rate_limit
+    database = runtime.database
+    # Three short transactions, so that the slow middle (triage, embedding, search, an answer model)
+    # holds no write lock: on SQLite one writer at a time serves every channel.
+    with database.session() as session:
+        principal = _principal(request, session)
+        if principal is None:
+            client = request.client.host if request.client else "unknown"
+            channels.check_rate(
+                session=session, key=f"assistant:{client}", limit=runtime.settings.assistant_rate_limit
+            )
+        if data.conversation_id is not None:
+            conversation_id = assistant.find_conversation(session, data.conversation_id).id
+        else:
+            customer_id = assistant.customer_for(session, principal=principal, hint=data.customer)
+            conversation_id = assistant.start(session, channel="api", customer_id=customer_id).id
+        session.commit()
+    with database.session(write=False) as reader:
+        thought = assistant.think(
+            reader,
+            searcher=runtime.knowledge,
+            engine=runtime.triage,
+            config=runtime.assistant,
+            conversation_id=conversation_id,
+            text=data.text,
+            language=data.language,
         )
-    if data.conversation_id is not None:
-        conversation = assistant.find_conversation(session, data.conversation_id)
-    else:
-        customer_id = assistant.customer_for(session, principal=principal, hint=data.customer)
-        conversation = assistant.start(session, channel="api", customer_id=customer_id)
-    reply = assistant.ask(
-        session,
-        searcher=runtime.knowledge,
-        engine=runtime.triage,
-        config=runtime.assistant,
-        conversation=conversation,
-        text=data.text,
-        open_ticket=assistant.web_ticket_opener(session, hint=data.customer, channel=Channel.web),
-        language=data.language,
-    )
-    session.commit()
-    return _response(reply)
+    with database.session() as session:
+        conversation = assistant.get_conversation(session, conversation_id)
+        reply = assistant.ask(
+            session,
+            conversation=conversation,
+            thought=thought,
+            open_ticket=assistant.web_ticket_opener(session, hint=data.customer, channel=Channel.web),
+        )
+        response = _response(reply)
+        session.commit()
+    return response
+
+
+def _principal(request: Request, session: Session) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header or scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.authenticate(session=session, token=token.strip())
 
 
 @router.post("/assistant/conversations/{conversation_id}/outcome", response_model=AskResponse)
