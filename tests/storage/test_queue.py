@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from ombud.accounts.schemas import SYSTEM
 from ombud.customers.schemas import CustomerRef
+from ombud.knowledge import jobs as knowledge_jobs
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from ombud.storage.queue import EmbeddedWorker, defer
@@ -36,6 +37,19 @@ def _create(runtime: Runtime, subject: str = "Printer on fire") -> int:
 def _unindexed(runtime: Runtime) -> int:
     with runtime.database.session(write=False) as session:
         return session.scalar(select(func.count()).where(Message.indexed_at.is_(None))) or 0
+
+
+def _all_done(runtime: Runtime) -> bool:
+    """No message waits for the index, triage or suggestions, and no job waits in the queue."""
+    with runtime.database.session(write=False) as session:
+        waiting = (
+            session.scalar(
+                select(func.count()).where(Message.indexed_at.is_(None) | Message.triaged_at.is_(None))
+            )
+            or 0
+        )
+        unsuggested = knowledge_jobs.unsuggested_message_ids(session=session, limit=10)
+    return waiting == 0 and not unsuggested and runtime.queue.pending_in_queue() == 0
 
 
 def _wait_until(predicate: object, timeout: float = 30.0) -> None:
@@ -170,7 +184,8 @@ def test_redis_queue_with_a_consumer(settings: Settings) -> None:
         worker.start()
         try:
             _wait_until(lambda: _unindexed(runtime) == 0)
-            _wait_until(lambda: runtime.queue.pending_in_queue() == 0)  # the triage jobs too
+            # The triage jobs too, and the suggestion jobs each triage job leaves behind it.
+            _wait_until(lambda: _all_done(runtime), timeout=90.0)
         finally:
             worker.stop()
         assert runtime.queue.pending_in_queue() == 0
