@@ -320,3 +320,14 @@ def test_anonymous_votes_are_rate_limited(client: TestClient, people: Personas) 
     ]
     assert codes[:30] == [204] * 30 and codes[30] == 429
     assert client.get(f"/api/v1/kb/articles/{card['id']}").json()["helpful"] == 30
+
+
+def test_a_new_process_warms_its_index_before_the_first_search(client: TestClient, people: Personas) -> None:
+    from ombud.knowledge.search import Searcher
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    write(client, people.agent, CARD)
+    fresh = Searcher(runtime.knowledge.embedder)  # as another process would start: an empty index
+    assert len(fresh.index) == 0
+    fresh.warm(runtime.database)
+    assert len(fresh.index) == len(CARD["example_questions"]) + 1 + 2  # type: ignore[arg-type]

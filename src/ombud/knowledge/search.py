@@ -14,6 +14,7 @@ best-matching section of the article's body, cut around the query's words.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,10 @@ from ombud.knowledge import render
 from ombud.knowledge.index import VectorIndex, pg_config
 from ombud.knowledge.models import Article, Passage, PassageKind
 from ombud.knowledge.schemas import ArticleStatus, Audience
+from ombud.storage.db import Database
 from ombud.triage.embed import Embedder
+
+log = logging.getLogger(__name__)
 
 LEXICAL_WEIGHT = 0.1
 VECTOR_CANDIDATES = 60
@@ -93,6 +97,16 @@ class Searcher:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self.index = VectorIndex(embedder.dimensions)
+
+    def warm(self, database: Database) -> None:
+        """Load the encoder and the vector index now (a server does this at start-up, beside serving, so
+        the first customer's search does not wait for 400,000 vectors to load)."""
+        try:
+            self.embedder.embed_batch(["warm up"])
+            with database.session(write=False) as session:
+                self.index.sync(session)
+        except Exception:  # a failed warm-up only means that the first search loads instead
+            log.warning("could not load the knowledge base's vector index at start-up", exc_info=True)
 
     def search(self, session: Session, query: str, *, filters: Filters, limit: int = 5) -> list[Hit]:
         return self.search_many(session, [query], filters=filters, limit=limit)[0]

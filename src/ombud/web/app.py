@@ -33,6 +33,12 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         if run_worker:
             # Load the triage models beside start-up, so neither start-up nor the first job waits for them.
             threading.Thread(target=runtime.triage.models.warm, name="ombud-warm-models", daemon=True).start()
+            threading.Thread(
+                target=runtime.knowledge.warm,
+                args=(runtime.database,),
+                name="ombud-warm-knowledge",
+                daemon=True,
+            ).start()
             worker = EmbeddedWorker(runtime.queue, threads=runtime.settings.worker_threads)
             worker.start()
             # Finish whatever a previous run left undone (a crash, a lost job): the database says what.
