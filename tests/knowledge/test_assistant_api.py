@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from ombud.knowledge.models import Conversation
 from tests.conftest import Personas
-from tests.knowledge.test_kb_api import CARD, LOGIN, PIN, write
+from tests.knowledge.articles import CARD, LOGIN, PIN, write
 
 
 @pytest.fixture

@@ -25,25 +25,10 @@ from ombud.runtime import build_runtime
 from ombud.settings import Settings
 from ombud.web.app import create_app
 from tests.conftest import Personas, make_people
+from tests.knowledge.articles import CARD, PIN
 from tests.web.browser import LiveServer
 from tests.web.test_chat_widget import WAIT_MS, WAIT_S, Desk, agent_online, line, mark, open_chat, say
 
-CARD = {
-    "title": "When will my new card arrive?",
-    "body": "## Delivery\nCards are posted within 2 working days and usually arrive in 3-5 working days.\n\n"
-    "## Not arrived yet?\nIf your card has not arrived after 10 working days, report it as lost in the app "
-    "and we will send a replacement free of charge.",
-    "audience": "public",
-    "status": "published",
-    "example_questions": ["My card still hasn't come", "How long does card delivery take?"],
-}
-PIN = {
-    "title": "Changing your PIN",
-    "body": "You can change your PIN at any cash machine: insert your card, choose PIN services and follow "
-    "the steps. The new PIN works straight away.",
-    "status": "published",
-    "example_questions": ["How do I change my PIN?", "I want a different PIN number"],
-}
 ROUTINE = "How long does card delivery take?"
 MARS = "What is the weather like on Mars today?"
 

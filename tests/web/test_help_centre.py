@@ -10,16 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import Personas
+from tests.knowledge.articles import CARD as SHARED_CARD
 
-CARD = {
-    "title": "When will my new card arrive?",
-    "body": "## Delivery\nCards are posted within 2 working days and usually arrive in 3-5 working days.\n\n"
-    "## Not arrived yet?\nIf your card has not arrived after 10 working days, report it as lost in the app "
-    "and we will send a replacement free of charge.",
-    "status": "published",
-    "category": "Cards",
-    "example_questions": ["My card still hasn't come", "How long does card delivery take?"],
-}
+CARD = {**SHARED_CARD, "category": "Cards"}
 PIN = {
     "title": "Changing your PIN",
     "body": "You can change your PIN at any cash machine: insert your card, choose PIN services and follow "

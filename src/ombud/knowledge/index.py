@@ -159,11 +159,7 @@ def keep_vectors(session: Session, vectors: dict[str, np.ndarray]) -> None:
     if not vectors:
         return
     rows = [{"hash": key, "vector": np.asarray(v, dtype=np.float32).tobytes()} for key, v in vectors.items()]
-    if session.get_bind().dialect.name == "sqlite":
-        statement: Any = sqlite_insert(Vector).on_conflict_do_nothing(index_elements=["hash"])
-    else:
-        statement = pg_insert(Vector).on_conflict_do_nothing(index_elements=["hash"])
-    session.execute(statement, rows)
+    session.execute(_insert(session, Vector).on_conflict_do_nothing(index_elements=["hash"]), rows)
 
 
 def remove_passages(*, session: Session, article_id: int) -> None:
@@ -181,13 +177,16 @@ def remove_passages(*, session: Session, article_id: int) -> None:
 
 def bump_generation(session: Session) -> None:
     """Move the generation on (creating its row if it is missing, e.g. after a truncation)."""
-    if session.get_bind().dialect.name == "sqlite":
-        statement: Any = sqlite_insert(IndexState).values(id=1, generation=1)
-    else:
-        statement = pg_insert(IndexState).values(id=1, generation=1)
     session.execute(
-        statement.on_conflict_do_update(index_elements=["id"], set_={"generation": IndexState.generation + 1})
+        _insert(session, IndexState)
+        .values(id=1, generation=1)
+        .on_conflict_do_update(index_elements=["id"], set_={"generation": IndexState.generation + 1})
     )
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """An INSERT with the database's own ON CONFLICT clause (SQLite and PostgreSQL both have one)."""
+    return sqlite_insert(model) if session.get_bind().dialect.name == "sqlite" else pg_insert(model)
 
 
 def _write_search_rows(session: Session, article: Article, rows: Sequence[Passage]) -> None:

@@ -37,16 +37,27 @@ WriteSession = SessionDep
 ReadSession = SessionDep
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of the ``Authorization: Bearer`` header, or None when there is none (or another scheme)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def current_principal(request: Request, session: SessionDep) -> Principal:
     """Return the caller named by the ``Authorization: Bearer`` header, or raise Unauthorized."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise Unauthorized(
             "send an API token as 'Authorization: Bearer <token>' (`ombud user add` prints one)",
             code="missing_token",
         )
-    return accounts.authenticate(session=session, token=token.strip())
+    return accounts.authenticate(session=session, token=token)
+
+
+def principal_if_any(request: Request, session: Session) -> Principal | None:
+    """The caller named by a bearer token, or None without one (an unknown token is still refused)."""
+    token = bearer_token(request)
+    return None if token is None else accounts.authenticate(session=session, token=token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -11,9 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
 from ombud.channels import service as channels
 from ombud.errors import InvalidInput, PayloadTooLarge
@@ -40,7 +38,14 @@ from ombud.knowledge.search import Filters
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel
 from ombud.web.api.common import IdPath
-from ombud.web.deps import CurrentPrincipal, ReadSession, RuntimeDep, SessionDep, WriteSession
+from ombud.web.deps import (
+    CurrentPrincipal,
+    ReadSession,
+    RuntimeDep,
+    SessionDep,
+    WriteSession,
+    principal_if_any,
+)
 
 router = APIRouter(tags=["knowledge"])
 MAX_IMPORT_BYTES = 60 * 1024 * 1024
@@ -48,8 +53,7 @@ FEEDBACK_LIMIT = 30  # anonymous votes per client address in 10 minutes (as the 
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    """The caller named by a bearer token, or None without one (an unknown token is still refused)."""
-    return _principal(request, session)
+    return principal_if_any(request, session)
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
@@ -302,7 +306,7 @@ def ask(data: AskRequest, request: Request, runtime: RuntimeDep) -> Any:
     # Three short transactions, so that the slow middle (triage, embedding, search, an answer model)
     # holds no write lock: on SQLite one writer at a time serves every channel.
     with database.session() as session:
-        principal = _principal(request, session)
+        principal = principal_if_any(request, session)
         if principal is None:
             client = request.client.host if request.client else "unknown"
             channels.check_rate(
@@ -335,14 +339,6 @@ def ask(data: AskRequest, request: Request, runtime: RuntimeDep) -> Any:
         response = _response(reply)
         session.commit()
     return response
-
-
-def _principal(request: Request, session: Session) -> Principal | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header or scheme.lower() != "bearer" or not token.strip():
-        return None
-    return accounts.authenticate(session=session, token=token.strip())
 
 
 @router.post("/assistant/conversations/{conversation_id}/outcome", response_model=AskResponse)
