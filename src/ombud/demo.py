@@ -3,18 +3,27 @@ channel, tickets that read like real ones (angry, multi-concern, polite, vague),
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
+from ombud.accounts import sessions
 from ombud.accounts.models import Role
 from ombud.accounts.schemas import SYSTEM, Principal
-from ombud.customers.schemas import CustomerRef
+from ombud.audit.models import AuditEvent
+from ombud.customers import purchases
+from ombud.customers import service as customers
+from ombud.customers.models import Customer, Purchase
+from ombud.customers.schemas import CustomerRef, PurchaseCreate
 from ombud.knowledge import service as knowledge
 from ombud.knowledge.schemas import ArticleCreate, ArticleStatus, Audience
+from ombud.storage.base import utcnow
+from ombud.tickets import inbox
 from ombud.tickets import service as tickets
-from ombud.tickets.models import Channel, Priority, Status
+from ombud.tickets.models import Channel, Message, Priority, Status, Ticket
 from ombud.tickets.schemas import MessageCreate, TicketCreate, TicketUpdate
 from ombud.triage import service as triage
 
@@ -143,6 +152,9 @@ STAFF = (
     ("partner@demo.ombud.test", "Pat Technician", Role.partner, "demo-partner-token"),
 )
 
+# Every demo staff member signs in to the workspace with this password (demo workspace only).
+DEMO_PASSWORD = "ombud-demo-password"  # noqa: S105 - printed by `ombud serve --demo`, demo data only
+
 # (customer ref, channel, subject, body, follow-ups [(who, text, internal)], final status, priority, tags)
 TICKETS: tuple[
     tuple[dict[str, str], Channel, str, str, list[tuple[str, str, bool]], Status, Priority, list[str]], ...
@@ -249,6 +261,103 @@ TICKETS: tuple[
         Priority.low,
         ["billing"],
     ),
+    (
+        {"email": "d.fischer@example.de", "name": "Dieter Fischer"},
+        Channel.email,
+        "Useless as always",
+        "You are useless idiots and liars, all of you. Third email and still no refund for the broken "
+        "Kettle Pro. Refund my 49.99 now, you morons, or I'll come down there and make you regret it.",
+        [],
+        Status.new,
+        Priority.normal,
+        ["billing"],
+    ),
+    (
+        {"email": "sam.green@example.com", "name": "Sam Green"},
+        Channel.email,
+        "Wifi drops in the bedroom",
+        "Hello, the HomeHub router works fine downstairs but the wifi keeps dropping in the bedroom "
+        "upstairs. Any ideas? Thanks!",
+        [
+            (
+                "agent",
+                "Hi Sam, thanks for the details. Thick floors weaken the signal; moving the HomeHub router "
+                "higher up usually helps. Let us know if it doesn't.",
+                False,
+            ),
+            ("customer", "Moved it onto the bookshelf and it's much better now, thank you!", False),
+        ],
+        Status.solved,
+        Priority.low,
+        ["wifi"],
+    ),
+)
+
+# A systemic issue in the making: the same fault, from different customers on different channels, in a
+# few days (the advocacy module will find it as a theme; today it shows in the inbox and the triage).
+SYSTEMIC: tuple[tuple[dict[str, str], Channel, str, str], ...] = (
+    (
+        {"email": "nora.berg@example.no", "name": "Nora Berg"},
+        Channel.email,
+        "AirBrew 2 app logs me out",
+        "Since yesterday's app update the AirBrew 2 app logs me out every time I open it, and the "
+        "morning schedule I set is gone. Is this a known problem?",
+    ),
+    (
+        {"handle": "@coffee_carlos", "name": "Carlos"},
+        Channel.social,
+        "Mention: AirBrew 2 app update",
+        "@ombudshop new AirBrew 2 app update broke my schedules and keeps signing me out. Please fix!",
+    ),
+    (
+        {"visitor": "v-77b0e2", "name": "Hannah"},
+        Channel.chat,
+        "Chat: AirBrew 2 schedule gone",
+        "hi, my AirBrew 2 lost all its schedules after the update\nand the app keeps asking me to log in",
+    ),
+    (
+        {"email": "o.mensah@example.com", "name": "Ofelia Mensah"},
+        Channel.web,
+        "AirBrew 2 not brewing on schedule",
+        "My AirBrew 2 didn't brew this morning. The app had logged me out and the schedule is empty. I "
+        "paid 199 for this machine mainly for the schedule feature.",
+    ),
+)
+
+# Purchases: what demo customers own, and neighbours of Sam Green (same router, same wifi concern, solved)
+# who then bought the mesh extender, so the customer 360 has evidence for a suggestion.
+PURCHASES: tuple[tuple[str, str, str, str, float, int], ...] = (
+    ("maria.lopez@example.com", "AirBrew 2", "product", "A-10293", 179.80, 20),
+    ("tom.baker@example.org", "HomeHub router", "product", "R-55102", 129.00, 400),
+    ("tom.baker@example.org", "Fibre 500 plan", "plan", "P-77810", 45.00, 400),
+    ("sam.green@example.com", "HomeHub router", "product", "R-61220", 129.00, 200),
+    ("o.mensah@example.com", "AirBrew 2", "product", "A-20931", 199.00, 60),
+    ("nora.berg@example.no", "AirBrew 2", "product", "A-20877", 199.00, 90),
+    ("d.fischer@example.de", "Kettle Pro", "product", "K-10442", 49.99, 30),
+    ("j.okafor@example.net", "WM-700 washing machine", "product", "W-88011", 549.00, 600),
+)
+MESH_NEIGHBOURS = ("ana.silva@example.com", "ben.cole@example.com", "chloe.ng@example.com")
+MACROS: tuple[tuple[str, str, dict[str, object]], ...] = (
+    (
+        "Duplicate charge refunded",
+        "Hi {{customer.first_name}},\n\nI've refunded the duplicate charge on order {{ticket.order_number}}. "
+        "It shows on your statement within 3-5 working days.\n\nBest wishes,\n{{agent.first_name}}",
+        {"status": "pending", "tags": ["refund"]},
+    ),
+    (
+        "Ask for the order number",
+        "Hi {{customer.first_name}},\n\nThank you for getting in touch. So I can look into this straight "
+        "away, could you send me the order number? It starts with a letter and is in your order email.\n\n"
+        "Best wishes,\n{{agent.first_name}}",
+        {"status": "pending"},
+    ),
+    (
+        "Conduct policy",
+        "Hi {{customer.first_name}},\n\nI want to help you with this. To do that, I need our conversation "
+        "to stay respectful: our team does not continue conversations that include insults or threats. "
+        "Here is what I can do for you now:\n\n\n{{agent.first_name}}",
+        {},
+    ),
 )
 
 
@@ -262,6 +371,7 @@ def load_demo(*, session: Session) -> bool:
     for email, name, role, token in STAFF:
         user = accounts.create_user(session=session, email=email, role=role, name=name)
         accounts.issue_token(session=session, user_id=user.id, name="demo", token=token)
+        sessions.set_password(session=session, user=user, password=DEMO_PASSWORD)
         users[email.split("@")[0]] = user
         if role in (Role.agent, Role.lead):
             accounts.add_to_team(session=session, team=support, user=user)
@@ -282,7 +392,7 @@ def load_demo(*, session: Session) -> bool:
                 example_questions=list(questions),
             ),
         )
-    for ref, channel, subject, body, follow_ups, status, priority, tags in TICKETS:
+    for position, (ref, channel, subject, body, follow_ups, status, priority, tags) in enumerate(TICKETS):
         ticket, _ = tickets.create_ticket(
             session=session,
             data=TicketCreate(
@@ -317,8 +427,144 @@ def load_demo(*, session: Session) -> bool:
                 team_id=team.id,
             ),
         )
+        _backdate(session=session, ticket=ticket, hours=AGES_HOURS[position % len(AGES_HOURS)])
+    _load_systemic(session=session, team_id=support.id)
+    _load_purchases_and_neighbours(session=session, agent=agent)
+    lead = Principal(kind="user", id=users["lead"].id, role=Role.lead)
+    for name, body, actions in MACROS:
+        inbox.save_macro(session=session, principal=lead, name=name, body=body, actions=dict(actions))
+    _customers_since_their_first_contact(session=session)
     return True
 
 
+# How long ago each of TICKETS came in, so the demo reads like a working day, not one instant.
+AGES_HOURS = (30.0, 52.0, 75.0, 3.5, 26.0, 20.0, 1.2, 98.0, 0.6, 140.0)
+
+
+def _backdate(*, session: Session, ticket: Ticket, hours: float) -> None:
+    """Move a demo ticket and its messages back in time (its messages ten minutes apart)."""
+    start = utcnow() - dt.timedelta(hours=hours)
+    rows = session.scalars(select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)).all()
+    for number, message in enumerate(rows):
+        message.created_at = start + dt.timedelta(minutes=10 * number)
+    ticket.created_at = start
+    ticket.updated_at = start + dt.timedelta(minutes=10 * max(0, len(rows) - 1))
+    # The ticket's history moves with it, so the customer's timeline reads in order.
+    session.execute(
+        update(AuditEvent).where(AuditEvent.ticket_id == ticket.id).values(created_at=ticket.updated_at)
+    )
+    session.flush()
+
+
+def _customers_since_their_first_contact(*, session: Session) -> None:
+    """Date each demo customer from their first ticket or purchase (a day before), with the events of
+    their record, so "customer for" and the timeline make sense."""
+    for customer in session.scalars(select(Customer)):
+        firsts = [
+            session.scalar(select(func.min(Ticket.created_at)).where(Ticket.customer_id == customer.id)),
+            session.scalar(
+                select(func.min(Purchase.purchased_at)).where(Purchase.customer_id == customer.id)
+            ),
+        ]
+        known = [when for when in firsts if when is not None]
+        if not known:
+            continue
+        since = min(known) - dt.timedelta(days=1)
+        customer.created_at = since
+        session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.customer_id == customer.id, AuditEvent.ticket_id.is_(None))
+            .values(created_at=since)
+        )
+    session.flush()
+
+
+def _load_systemic(*, session: Session, team_id: int) -> None:
+    for hours, (ref, channel, subject, body) in zip((20.0, 9.0, 4.0, 0.8), SYSTEMIC, strict=True):
+        ticket, _ = tickets.create_ticket(
+            session=session,
+            data=TicketCreate(customer=CustomerRef(**ref), channel=channel, subject=subject, body=body),
+            actor=SYSTEM,
+            limits=tickets.Limits(),
+        )
+        tickets.update_ticket(
+            session=session, ticket=ticket, actor=SYSTEM, changes=TicketUpdate(team_id=team_id)
+        )
+        _backdate(session=session, ticket=ticket, hours=hours)
+
+
+def _customer_id(session: Session, email: str) -> int:
+    found, _ = customers.resolve_customer(session=session, ref=CustomerRef(email=email), actor=SYSTEM)
+    return found.id
+
+
+def _load_purchases_and_neighbours(*, session: Session, agent: Principal) -> None:
+    now = utcnow()
+    for email, product, kind, order, amount, days_ago in PURCHASES:
+        purchases.add_purchase(
+            session=session,
+            customer_id=_customer_id(session, email),
+            data=PurchaseCreate(
+                product=product,
+                kind=kind,
+                order_number=order,
+                amount=amount,
+                currency="EUR",
+                purchased_at=now - dt.timedelta(days=days_ago),
+            ),
+            actor=SYSTEM,
+        )
+    for number, email in enumerate(MESH_NEIGHBOURS):
+        name = email.split("@")[0].replace(".", " ").title()
+        customer_id = _customer_id(session, email)
+        purchases.add_purchase(
+            session=session,
+            customer_id=customer_id,
+            data=PurchaseCreate(
+                product="HomeHub router",
+                order_number=f"R-6{number}001",
+                amount=129.0,
+                currency="EUR",
+                purchased_at=now - dt.timedelta(days=300),
+            ),
+            actor=SYSTEM,
+        )
+        ticket, _ = tickets.create_ticket(
+            session=session,
+            data=TicketCreate(
+                customer=CustomerRef(email=email, name=name),
+                channel=Channel.email,
+                subject="Wifi keeps dropping upstairs",
+                body="The HomeHub router wifi keeps dropping in the rooms upstairs. Can you help?",
+            ),
+            actor=SYSTEM,
+            limits=tickets.Limits(),
+        )
+        tickets.add_message(
+            session=session,
+            ticket=ticket,
+            data=MessageCreate(body="A mesh extender upstairs fixes weak signal through floors."),
+            actor=agent,
+            limits=tickets.Limits(),
+        )
+        tickets.update_ticket(
+            session=session, ticket=ticket, actor=agent, changes=TicketUpdate(status=Status.solved)
+        )
+        # They bought the extender after the advice (a minute later, in the demo's compressed time).
+        purchases.add_purchase(
+            session=session,
+            customer_id=customer_id,
+            data=PurchaseCreate(
+                product="Mesh Extender",
+                order_number=f"M-7{number}001",
+                amount=59.0,
+                currency="EUR",
+                purchased_at=now + dt.timedelta(minutes=1),
+            ),
+            actor=SYSTEM,
+        )
+
+
 def demo_logins() -> list[DemoLogin]:
+    """The demo's staff: each signs in to the workspace with DEMO_PASSWORD, or uses the API token."""
     return [DemoLogin(email=email, role=role, token=token) for email, _, role, token in STAFF]

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `ombud serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `ombud serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The address customers reach ombud at (https://help.example.com), for the links in "
+        "emails. Without it: http://OMBUD_HOST:OMBUD_PORT. Never taken from a request's Host header.",
+    )
     max_body_chars: int = Field(
         default=200_000, ge=1, description="Longest message body accepted, in characters."
     )
@@ -145,6 +151,31 @@ class Settings(BaseSettings):
         default=60,
         ge=1,
         description="Questions one client address may ask the assistant without a token in 10 minutes.",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Always mark session cookies Secure (HTTPS only). Without it they are Secure when the "
+        "request came over HTTPS; set it behind a TLS-terminating proxy.",
+    )
+    login_rate_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-in attempts (workspace passwords, portal links) one client address or one email "
+        "address may make in 10 minutes.",
+    )
+
+    @property
+    def base_url(self) -> str:
+        """Where links in emails point: OMBUD_PUBLIC_URL, or the address `ombud serve` listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    show_login_links: bool = Field(
+        default=False,
+        description="Show customer portal sign-in links on the page as well as emailing them: for demos "
+        "and development without an SMTP relay (`ombud serve --demo` turns it on); never in production.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
 

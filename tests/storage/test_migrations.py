@@ -100,3 +100,36 @@ def test_upgrading_a_database_in_use_keeps_every_row_and_rewrites_phones_in_e164
         4: "0044 20 7946 0958",
         5: "+442079460958",
     }
+
+
+def test_upgrading_to_the_workspace_ranks_existing_tickets(tmp_path: Path) -> None:
+    # Tickets from before 0006 get is_open from their status and the score a new ticket of their priority
+    # gets, so an old urgent ticket does not sink below every new one in the inbox.
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0005")
+    day = "2026-01-01 00:00:00"
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, name, preferences, notes, created_at, updated_at) "
+                "VALUES (1, 'c', '{}', '', :d, :d)"
+            ),
+            {"d": day},
+        )
+        for ticket_id, status, priority in (
+            (1, "open", "urgent"),
+            (2, "solved", "low"),
+            (3, "new", "normal"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO tickets (id, subject, status, priority, channel, customer_id, created_at, "
+                    "updated_at) VALUES (:i, 's', :s, :p, 'email', 1, :d, :d)"
+                ),
+                {"i": ticket_id, "s": status, "p": priority, "d": day},
+            )
+    upgrade(database)
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, is_open, priority_score FROM tickets ORDER BY id")).all()
+    database.dispose()
+    assert [(r[0], bool(r[1]), r[2]) for r in rows] == [(1, True, 45.0), (2, False, 5.0), (3, True, 15.0)]

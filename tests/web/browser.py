@@ -127,12 +127,12 @@ class LiveServer:
                 thread.join(timeout=5)
 
 
-def screenshot_path(name: str, scratch: Path) -> Path:
-    """Where a test writes the documentation screenshot NAME: docs/images/NAME in the repository with
+def screenshot_path(name: str, scratch: Path, folder: str = "images") -> Path:
+    """Where a test writes the documentation screenshot NAME: docs/FOLDER/NAME in the repository with
     OMBUD_UPDATE_SCREENSHOTS=1, else `scratch` (the test still takes it, but a plain run leaves the work
     tree as it was: pixels differ a little between machines and fonts)."""
     if os.environ.get("OMBUD_UPDATE_SCREENSHOTS") != "1":
         return scratch / name
-    folder = Path(__file__).resolve().parents[2] / "docs" / "images"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / name
+    target = Path(__file__).resolve().parents[2] / "docs" / folder
+    target.mkdir(parents=True, exist_ok=True)
+    return target / name

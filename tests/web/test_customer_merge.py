@@ -100,3 +100,31 @@ def test_merge_refuses_bad_requests(client: TestClient, people: Personas) -> Non
         headers=people.customer.headers,
     )
     assert portal.status_code == 403
+
+
+def test_merging_customers_who_recorded_the_same_purchase_keeps_one_and_undoes_cleanly(
+    client: TestClient, people: Personas
+) -> None:
+    # Duplicate customers are the ones likely to hold the same order twice; the merge must not fail on it.
+    target = new_ticket(client, people.agent, customer={"email": "ann@example.com"})["customer_id"]
+    source = new_ticket(client, people.agent, customer={"phone": "+44 20 7946 0111"}, channel="phone")[
+        "customer_id"
+    ]
+    purchase = {"product": "Kettle Pro", "order_number": "K-1", "purchased_at": "2026-03-01T10:00:00Z"}
+    for customer_id in (target, source):
+        made = client.post(
+            f"/api/v1/customers/{customer_id}/purchases", json=purchase, headers=people.agent.headers
+        )
+        assert made.status_code == 201, made.text
+    extra = {"product": "Filter", "order_number": "K-2", "purchased_at": "2026-03-02T10:00:00Z"}
+    client.post(f"/api/v1/customers/{source}/purchases", json=extra, headers=people.agent.headers)
+    merged = client.post(
+        f"/api/v1/customers/{target}/merge", json={"source_id": source}, headers=people.admin.headers
+    )
+    assert merged.status_code == 201, merged.text
+    owned = client.get(f"/api/v1/customers/{target}/purchases", headers=people.agent.headers).json()
+    assert sorted(p["product"] for p in owned) == ["Filter", "Kettle Pro"]
+    undone = client.post(f"/api/v1/customer-merges/{merged.json()['id']}/undo", headers=people.admin.headers)
+    assert undone.status_code == 200, undone.text
+    back = client.get(f"/api/v1/customers/{source}/purchases", headers=people.agent.headers).json()
+    assert sorted(p["product"] for p in back) == ["Filter", "Kettle Pro"]

@@ -62,6 +62,9 @@ def serve(
     settings = _settings(
         host=host, port=port, database_url=database_url, run_worker=worker, smtp_port=smtp_port
     )
+    if demo:
+        # The demo has no mail relay: its portal shows the sign-in link it would have emailed.
+        settings = settings.model_copy(update={"show_login_links": True})
     _configure_logging(settings)
     runtime = build_runtime(settings)
     check_schema(runtime.database)
@@ -123,15 +126,18 @@ def serve(
 
 
 def _load_demo(runtime: Any) -> None:
-    from ombud.demo import demo_logins, load_demo
+    from ombud.demo import DEMO_PASSWORD, demo_logins, load_demo
 
     with runtime.database.session() as session:
         loaded = load_demo(session=session)
         session.commit()
     click.echo("demo workspace " + ("loaded" if loaded else "already present"))
-    click.echo("demo logins (API tokens, for the demo workspace only):")
+    click.echo(
+        f"demo logins (workspace password {DEMO_PASSWORD!r} for everyone; API tokens; demo workspace only):"
+    )
     for login in demo_logins():
         click.echo(f"  {login.role.value:9s} {login.email:28s} {login.token}")
+    click.echo("customer portal: /portal (sign-in links are shown on the page in the demo)")
 
 
 @main.command()
@@ -228,6 +234,42 @@ def user_add(
         session.commit()
         click.echo(f"added {created.role.value} {created.email} (id {created.id})")
     click.echo(token)
+
+
+@user.command("password")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (for scripts) instead of asking for it twice.",
+)
+@database_option
+@friendly
+def user_password(email: str, password_stdin: bool, database_url: str | None) -> None:
+    """Set the workspace sign-in password of the user with EMAIL (signs out their browsers)."""
+    import sys
+
+    from ombud.accounts import service as accounts
+    from ombud.accounts import sessions
+    from ombud.errors import NotFound
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    with database.session() as session:
+        found = accounts.get_user_by_email(session=session, email=email)
+        if found is None:
+            raise NotFound(
+                f"no user with email {email}; add one with `ombud user add`", code="user_not_found"
+            )
+        sessions.set_password(session=session, user=found, password=password)
+        session.commit()
+    click.echo(f"password set for {email}")
 
 
 @main.group()

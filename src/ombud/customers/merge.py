@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, UniqueConstraint, select, update
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import Principal
@@ -77,6 +77,7 @@ def merge_customers(*, session: Session, target_id: int, source_id: int, actor: 
     for table in _owned_tables():
         key = next(iter(table.primary_key.columns))
         ids = list(session.scalars(select(key).where(table.c.customer_id == source_id).order_by(key)))
+        ids = _without_clashes(session, table, ids, target_id)
         if ids:
             _move(session, table, ids, source_id, target_id)
             moved[table.name] = ids
@@ -183,6 +184,27 @@ def list_merges(*, session: Session, customer_id: int, actor: Principal) -> list
             .order_by(CustomerMerge.id.desc())
         )
     )
+
+
+def _without_clashes(session: Session, table: Table, ids: list[int], to_id: int) -> list[int]:
+    """Leave out the rows whose move would give ``to_id`` a second row where a unique constraint on the
+    customer allows one (the same order's purchase recorded for both): they stay with the merged customer,
+    the target already has their twin, and undoing the merge finds them where they were."""
+    key = next(iter(table.primary_key.columns))
+    for constraint in table.constraints:
+        if not isinstance(constraint, UniqueConstraint) or "customer_id" not in constraint.columns:
+            continue
+        others = [column for column in constraint.columns if column.name != "customer_id"]
+        taken = {tuple(row) for row in session.execute(select(*others).where(table.c.customer_id == to_id))}
+        kept = []
+        for start in range(0, len(ids), 500):
+            for row in session.execute(select(key, *others).where(key.in_(ids[start : start + 500]))):
+                values = tuple(row[1:])
+                # NULLs never clash in a unique constraint.
+                if any(value is None for value in values) or values not in taken:
+                    kept.append(row[0])
+        ids = sorted(kept)
+    return ids
 
 
 def _move(session: Session, table: Table, ids: list[int], from_id: int, to_id: int) -> None:

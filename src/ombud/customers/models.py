@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
@@ -76,3 +76,24 @@ class CustomerMerge(Base):
     merged_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Purchase(Base):
+    """Something the customer bought or subscribes to: a product they own, an order, a plan."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        Index("ix_purchases_customer_id_purchased_at", "customer_id", "purchased_at"),
+        Index("ix_purchases_product", "product"),
+        UniqueConstraint("customer_id", "order_number", "product"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="product")  # product, plan or service
+    order_number: Mapped[str | None] = mapped_column(String(100))
+    amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    purchased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

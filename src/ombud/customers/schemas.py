@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ombud.customers.models import IdentityKind
-from ombud.validation import CleanText, JsonDocument, Name
+from ombud.tickets.ratings import SatisfactionHistory
+from ombud.validation import CleanText, JsonDocument, Name, check_text
 
 
 class CustomerRef(BaseModel):
@@ -116,3 +125,132 @@ class TimelineItem(BaseModel):
 class TimelinePage(BaseModel):
     items: list[TimelineItem]
     next_cursor: str | None
+
+
+# -- purchases ---------------------------------------------------------------------------------------------
+PurchaseKind = Literal["product", "plan", "service"]
+# A few minutes of grace: the shop's clock and ours are not the same clock.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class PurchaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(check_text),
+    ]
+    kind: PurchaseKind = "product"
+    order_number: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+            AfterValidator(check_text),
+        ]
+        | None
+    ) = None
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False, le=1e12)
+    currency: str | None = Field(default=None, description="ISO 4217, e.g. EUR; required with an amount.")
+    purchased_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _check(self) -> PurchaseCreate:
+        if self.amount is not None and (
+            self.currency is None
+            or len(self.currency) != 3
+            or not (self.currency.isascii() and self.currency.isalpha() and self.currency.isupper())
+        ):
+            raise ValueError("give the currency of the amount as 3 upper-case letters (ISO 4217), e.g. EUR")
+        if self.amount is None and self.currency is not None:
+            raise ValueError("a currency needs an amount")
+        if self.purchased_at > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
+            raise ValueError("purchased_at is in the future")
+        return self
+
+
+class PurchasePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    customer_id: int
+    product: str
+    kind: str
+    order_number: str | None
+    amount: float | None
+    currency: str | None
+    purchased_at: dt.datetime
+    created_at: dt.datetime
+
+
+# -- the customer 360 --------------------------------------------------------------------------------------
+class ProfileSummary(BaseModel):
+    name: str
+    organisation: str | None
+    notes: str
+    created_at: dt.datetime
+    tenure_days: int
+    merged_into_id: int | None
+
+
+class PastTicket(BaseModel):
+    id: int
+    subject: str
+    channel: str
+    status: str
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+    outcome: str = Field(description="resolved (solved or closed) or open")
+    rating: int | None
+
+
+class TicketCounts(BaseModel):
+    open: int
+    last_90_days: int
+    total: int
+    repeat_intents: dict[str, int] = Field(
+        description="Intents the customer raised on 2 or more tickets in the last 90 days, with the count"
+    )
+
+
+class Mood(BaseModel):
+    """What triage read in the customer's latest triaged message."""
+
+    frustration: float
+    emotion: str | None
+    sentiment: float
+    abusive: bool
+    at: dt.datetime
+    ticket_id: int
+
+
+class Offer(BaseModel):
+    product: str
+    kind: str
+    customers: int = Field(description="How many similar customers bought it after a resolved concern")
+    lift: float = Field(description="How much likelier among them than among similar customers overall")
+    intents: list[str]
+    via_products: list[str]
+    evidence: str
+
+
+class OfferDecision(BaseModel):
+    offer: Offer | None
+    reason: str = Field(description="offered, concerns_open, customer_upset, no_history or no_evidence")
+
+
+class Customer360(BaseModel):
+    """Everything the workspace shows beside a ticket about its customer (staff only)."""
+
+    customer_id: int
+    profile: ProfileSummary
+    identities: dict[str, list[str]]
+    preferences: dict[str, Any]
+    purchases: list[PurchasePublic]
+    products_owned: list[str]
+    customer_value: float
+    tickets: list[PastTicket]
+    counts: TicketCounts
+    satisfaction: SatisfactionHistory
+    mood: Mood | None
+    suggestion: OfferDecision
+    timeline: TimelinePage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -153,6 +153,19 @@ def identity_owner(*, session: Session, kind: IdentityKind, value: str) -> int |
     """Return the id of the customer ``value`` (normalised here) identifies, or None."""
     clean = normalise_identity(kind, value)
     return session.scalar(select(Identity.customer_id).where(Identity.kind == kind, Identity.value == clean))
+
+
+def names_of(*, session: Session, customer_ids: Sequence[int]) -> dict[int, str]:
+    """Return the name of each of ``customer_ids`` (one query, for lists of tickets)."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(set(customer_ids))))
+    return {row[0]: row[1] for row in rows}
+
+
+def email_owner(*, session: Session, email: str) -> int | None:
+    """Return the id of the customer with this email address, or None."""
+    return identity_owner(session=session, kind=IdentityKind.email, value=email)
 
 
 def claim_identity(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ombud.accounts import models as accounts_models
+from ombud.assist import models as assist_models
 from ombud.audit import models as audit_models
 from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
@@ -15,6 +16,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "assist_models",
     "audit_models",
     "channels_models",
     "customers_models",

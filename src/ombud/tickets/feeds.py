@@ -20,6 +20,7 @@ from ombud.tickets.models import (
     Message,
     Status,
     Ticket,
+    TicketRating,
 )
 
 
@@ -277,3 +278,48 @@ def resolving_replies(*, session: Session, ticket_ids: Sequence[int], limit: int
         .limit(limit)
     ).all()
     return [(int(row[0]), row[1]) for row in rows]
+
+
+# -- for the customer 360 ------------------------------------------------------------------------------------
+def customer_tickets(*, session: Session, customer_id: int, limit: int) -> list[dict[str, Any]]:
+    """Return the customer's latest ``limit`` tickets, newest first, with their rating (None if unrated):
+    id, subject, channel, status, created_at, resolved_at, rating."""
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.subject,
+            Ticket.channel,
+            Ticket.status,
+            Ticket.created_at,
+            Ticket.resolved_at,
+            TicketRating.score,
+        )
+        .outerjoin(TicketRating, TicketRating.ticket_id == Ticket.id)
+        .where(Ticket.customer_id == customer_id)
+        .order_by(Ticket.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": int(row.id),
+            "subject": row.subject,
+            "channel": str(row.channel),
+            "status": str(row.status),
+            "created_at": row.created_at,
+            "resolved_at": row.resolved_at,
+            "rating": row.score,
+        }
+        for row in rows
+    ]
+
+
+def ticket_counts(*, session: Session, customer_id: int, since: dt.datetime) -> tuple[int, int, int]:
+    """Return how many tickets the customer has open, opened since ``since``, and in all (one query)."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((Ticket.is_open.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Ticket.created_at >= since, 1), else_=0)), 0),
+            func.count(),
+        ).where(Ticket.customer_id == customer_id)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -8,16 +8,19 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
 
@@ -75,6 +78,11 @@ class Ticket(Base):
         Index("ix_tickets_assignee_id_id", "assignee_id", "id"),
         Index("ix_tickets_customer_id_id", "customer_id", "id"),
         Index("ix_tickets_team_id_id", "team_id", "id"),
+        # The workspace inbox: open tickets by priority (highest first), per view.
+        Index("ix_tickets_open_rank", "is_open", "priority_score", "id"),
+        Index("ix_tickets_assignee_open_rank", "assignee_id", "is_open", "priority_score", "id"),
+        Index("ix_tickets_team_open_rank", "team_id", "is_open", "priority_score", "id"),
+        Index("ix_tickets_status_rank", "status", "priority_score", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -92,6 +100,12 @@ class Ticket(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A customer who writes again on a closed ticket starts a new one that points back at it.
     follow_up_of_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id", ondelete="SET NULL"))
+    # Not solved or closed: kept beside the status so the inbox reads one index range, not several.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # The inbox order (higher first) and its parts (urgency, frustration, customer value, priority),
+    # recomputed when triage finishes or the priority changes.
+    priority_score: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    priority_parts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default=text("'{}'"))
 
     tags: Mapped[list[TicketTag]] = relationship(
         cascade="all, delete-orphan", order_by="TicketTag.tag", lazy="selectin"
@@ -103,6 +117,11 @@ class Ticket(Base):
     @property
     def tag_names(self) -> list[str]:
         return [t.tag for t in self.tags]
+
+    @validates("status")
+    def _keep_is_open(self, _key: str, status: Status) -> Status:
+        self.is_open = Status(status) not in (Status.solved, Status.closed)
+        return status
 
 
 class TicketTag(Base):
@@ -184,3 +203,80 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), ForeignKey("attachment_blobs.sha256"))
+
+
+class TicketRating(Base):
+    """The customer's rating of how a ticket was handled (1-5, with an optional comment); a new rating
+    replaces the previous one."""
+
+    __tablename__ = "ticket_ratings"
+    __table_args__ = (
+        UniqueConstraint("ticket_id"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+        Index("ix_ticket_ratings_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Mention(Base):
+    """A staff member @mentioned in an internal note; unread until they open the ticket."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id"),
+        Index("ix_mentions_user_id_read_at", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Macro(Base):
+    """A canned reply with placeholders ({{customer.name}}, {{ticket.order_number}}, {{agent.name}})."""
+
+    __tablename__ = "macros"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # What using it also does to the ticket: {"status": "pending"}, {"tags": ["refund"]}.
+    actions: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedView(Base):
+    """An agent's saved inbox filter."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    filters: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketPresence(Base):
+    """Who has a ticket open in the workspace right now, and whether they are typing a reply; a row older
+    than a few seconds means they left."""
+
+    __tablename__ = "ticket_presence"
+
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    typing: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.search import service as search
 from ombud.storage.base import utcnow
 from ombud.storage.queue import defer
+from ombud.tickets import inbox, priority
 from ombud.tickets.models import (
     Attachment,
     AttachmentBlob,
@@ -176,6 +177,7 @@ def create_ticket(
         created_at=now,
         updated_at=now,
     )
+    priority.refresh(ticket=ticket)
     ticket.tags = [TicketTag(tag=tag) for tag in _clean_tags(data.tags)]
     if data.external_id is None:
         session.add(ticket)
@@ -236,6 +238,7 @@ def open_ticket(
         created_at=now,
         updated_at=now,
     )
+    priority.refresh(ticket=ticket)
     ticket.tags = []
     session.add(ticket)
     session.flush()
@@ -314,8 +317,9 @@ def update_ticket(*, session: Session, ticket: Ticket, changes: TicketUpdate, ac
         _reindex_first_message(session=session, ticket=ticket)
     if "status" in fields:
         _set_status(ticket, fields["status"])
-    if "priority" in fields:
+    if "priority" in fields and fields["priority"] != ticket.priority:
         ticket.priority = fields["priority"]
+        priority.refresh(ticket=ticket)
     _apply_assignment(session=session, ticket=ticket, fields=fields)
     after = _snapshot(ticket)
     changed = {key for key in after if after[key] != before[key]}
@@ -383,7 +387,7 @@ def add_message(
     if ticket.status == Status.closed:
         raise Conflict(f"ticket {ticket.id} is closed; open a new ticket instead", code="ticket_closed")
     _check_body(data.body, limits)
-    return _append(
+    message = _append(
         session=session,
         ticket=ticket,
         actor=actor,
@@ -396,6 +400,9 @@ def add_message(
         triage=True,
         reopen=True,
     )
+    if message.internal:
+        inbox.record_mentions(session=session, message=message)
+    return message
 
 
 def add_customer_message(

@@ -387,7 +387,13 @@ class Unspoken:
                 )
         for label in sorted(stated):
             for implied in implies.get(label, []):
-                out.append({"concern": implied, "reason": f"usually comes with {label}", "source": "intent"})
+                out.append(
+                    {
+                        "concern": implied,
+                        "reason": f"usually comes with {label.replace('_', ' ')}",
+                        "source": "intent",
+                    }
+                )
         if context.waiting_minutes >= 24 * 60:
             out.append(
                 {

@@ -17,9 +17,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
+from ombud.customers import purchases
 from ombud.errors import Forbidden, InvalidInput, NotFound
 from ombud.storage.base import utcnow
-from ombud.tickets import feeds
+from ombud.tickets import feeds, priority
 from ombud.tickets import service as tickets
 from ombud.triage import entities, text
 from ombud.triage.classifier import TextClassifier
@@ -174,6 +175,13 @@ def store(*, session: Session, item: Prepared) -> None:
             message_at=item.message_at,
         )
     )
+    priority.after_triage(
+        session=session,
+        ticket_id=item.ticket_id,
+        message_id=item.message_id,
+        result=result,
+        customer_value=purchases.customer_value(session=session, customer_id=item.customer_id),
+    )
 
 
 def results_for(*, session: Session, message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -186,6 +194,75 @@ def results_for(*, session: Session, message_ids: Sequence[int]) -> dict[int, di
         )
     ).all()
     return {int(row[0]): row[1] for row in rows}
+
+
+@dataclass(frozen=True)
+class TriageSummary:
+    """The parts of one stored triage that other domains read about a customer (the 360, offers)."""
+
+    customer_id: int
+    ticket_id: int
+    intents: list[str]
+    message_at: dt.datetime
+    frustration: float
+    sentiment: float
+    abusive: bool
+    emotion: str | None
+
+
+def customer_triage(
+    *, session: Session, customer_id: int, since: dt.datetime, limit: int = 50
+) -> list[TriageSummary]:
+    """Return the customer's triage results of messages written since ``since``, newest first."""
+    rows = session.execute(
+        select(
+            MessageTriage.customer_id,
+            MessageTriage.ticket_id,
+            MessageTriage.intents,
+            MessageTriage.message_at,
+            MessageTriage.frustration,
+            MessageTriage.sentiment,
+            MessageTriage.abusive,
+            MessageTriage.result,
+        )
+        .where(MessageTriage.customer_id == customer_id, MessageTriage.message_at >= since)
+        .order_by(MessageTriage.message_at.desc(), MessageTriage.message_id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        TriageSummary(
+            customer_id=int(row[0]),
+            ticket_id=int(row[1]),
+            intents=list(row[2] or []),
+            message_at=row[3],
+            frustration=float(row[4]),
+            sentiment=float(row[5]),
+            abusive=bool(row[6]),
+            emotion=((row[7] or {}).get("emotion") or {}).get("label"),
+        )
+        for row in rows
+    ]
+
+
+def intent_history(
+    *, session: Session, customer_ids: Sequence[int] | None, exclude_customer_id: int | None, limit: int
+) -> list[tuple[int, int, list[str], dt.datetime]]:
+    """Return (customer id, ticket id, intents, message time) of triaged messages that found an intent,
+    latest stored first: of ``customer_ids``, or of anyone (but ``exclude_customer_id``) when it is None.
+
+    Ordered by message id, not time: that walks the primary key and stops at ``limit`` on any table size.
+    """
+    statement = select(
+        MessageTriage.customer_id, MessageTriage.ticket_id, MessageTriage.intents, MessageTriage.message_at
+    )
+    if customer_ids is not None:
+        if not customer_ids:
+            return []
+        statement = statement.where(MessageTriage.customer_id.in_(list(customer_ids)))
+    if exclude_customer_id is not None:
+        statement = statement.where(MessageTriage.customer_id != exclude_customer_id)
+    rows = session.execute(statement.order_by(MessageTriage.message_id.desc()).limit(limit)).all()
+    return [(int(r[0]), int(r[1]), list(r[2] or []), r[3]) for r in rows if r[2]]
 
 
 def triaged_after(
@@ -345,3 +422,19 @@ def set_catalogue(*, session: Session, names: Sequence[str], actor: Principal = 
     session.add_all(CatalogueItem(name=name) for name in cleaned)
     session.flush()
     return cleaned
+
+
+def latest_entity(*, session: Session, ticket_id: int, entity_type: str) -> str | None:
+    """Return the newest ``entity_type`` value (an order number, say) triage found in the ticket's
+    customer messages, or None."""
+    rows = session.scalars(
+        select(MessageTriage.result)
+        .where(MessageTriage.ticket_id == ticket_id)
+        .order_by(MessageTriage.message_id.desc())
+        .limit(20)
+    )
+    for result in rows:
+        for entity in reversed((result or {}).get("entities", [])):
+            if entity.get("type") == entity_type and entity.get("value"):
+                return str(entity["value"])
+    return None

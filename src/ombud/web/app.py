@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
-from ombud.web import chat, errors, pages
-from ombud.web.api import calls, channels, customers, forms, knowledge, misc, social, tickets, triage
+from ombud.web import chat, errors, pages, portal, workspace
+from ombud.web.api import assist, calls, channels, customers, forms, knowledge, misc, social, tickets, triage
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    workspace.install(app)
     app.add_middleware(BodyLimit, max_bytes=_max_request_bytes(runtime))
     app.add_middleware(ChatCors)
 
@@ -77,10 +78,13 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(social.router)
     api.include_router(forms.router)
     api.include_router(knowledge.router)
+    api.include_router(assist.router)
     api.include_router(chat.agent_router)
     app.include_router(api)
     app.include_router(chat.visitor_router)
     app.include_router(pages.router)
+    app.include_router(portal.router)
+    app.include_router(workspace.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

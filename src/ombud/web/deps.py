@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
+from ombud.accounts import sessions
 from ombud.accounts.schemas import Principal
-from ombud.errors import Unauthorized
+from ombud.errors import Forbidden, Unauthorized
 from ombud.runtime import Runtime
 
 
@@ -43,15 +45,55 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
-    """Return the caller named by the ``Authorization: Bearer`` header, or raise Unauthorized."""
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthorized(
-            "send an API token as 'Authorization: Bearer <token>' (`ombud user add` prints one)",
-            code="missing_token",
+SESSION_COOKIE = "ombud_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def browser_session(request: Request, session: Session) -> sessions.BrowserSession | None:
+    """The signed-in browser behind the session cookie, or None (no cookie, or an ended session). Looked up
+    once per request."""
+    if hasattr(request.state, "browser_session"):
+        found: sessions.BrowserSession | None = request.state.browser_session
+        return found
+    token = request.cookies.get(SESSION_COOKIE)
+    found = None
+    if token:
+        try:
+            found = sessions.find_session(session=session, token=token)
+        except Unauthorized:
+            found = None
+    request.state.browser_session = found
+    return found
+
+
+def check_csrf(request: Request, browser: sessions.BrowserSession, submitted: str | None) -> None:
+    """Refuse an unsafe request from a signed-in browser unless it echoes the session's CSRF token (the
+    form field or the X-CSRF-Token header): another site cannot read it, so cannot forge the request."""
+    if request.method in SAFE_METHODS:
+        return
+    given = submitted or request.headers.get(CSRF_HEADER) or ""
+    if not secrets.compare_digest(given.encode(), browser.csrf_token.encode()):
+        raise Forbidden(
+            "the form was out of date or came from another site; reload the page and try again",
+            code="csrf_failed",
         )
-    return accounts.authenticate(session=session, token=token)
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    """Return the caller named by the ``Authorization: Bearer`` header or, from the workspace and the
+    portal, by the session cookie (unsafe requests must then send X-CSRF-Token); raise Unauthorized."""
+    token = bearer_token(request)
+    if token is not None:
+        return accounts.authenticate(session=session, token=token)
+    browser = browser_session(request, session)
+    if browser is not None:
+        check_csrf(request, browser, None)
+        return browser.principal
+    raise Unauthorized(
+        "send an API token as 'Authorization: Bearer <token>' (`ombud user add` prints one)",
+        code="missing_token",
+    )
 
 
 def principal_if_any(request: Request, session: Session) -> Principal | None:
@@ -61,3 +103,22 @@ def principal_if_any(request: Request, session: Session) -> Principal | None:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def set_session_cookie(request: Request, response: Response, signed_in: sessions.SignedIn) -> None:
+    """Give the browser its session cookie: HttpOnly (scripts cannot read it), SameSite=Lax (other sites'
+    forms do not carry it), Secure over HTTPS or when OMBUD_COOKIE_SECURE says so."""
+    runtime: Runtime = request.app.state.runtime
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed_in.token,
+        expires=signed_in.expires_at,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.cookie_secure or request.url.scheme == "https",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

@@ -368,6 +368,23 @@ class EmailAdapter:
         if refused:
             raise Undeliverable(f"the relay refused {outbound.recipient}: {refused}")
 
+    def send_notice(self, *, to: str, subject: str, text: str) -> None:
+        """Send a plain-text email from the desk's address to ``to`` (a portal sign-in link, not a ticket
+        message); raise Undeliverable without a relay, else what ``send`` raises."""
+        if not self.config.relay_host:
+            raise Undeliverable("no SMTP relay is configured: set OMBUD_SMTP_RELAY to host:port")
+        mail = EmailMessage()
+        mail["From"] = email.utils.formataddr((self.config.display_name, self.config.address))
+        mail["To"] = to
+        mail["Subject"] = subject
+        mail["Date"] = email.utils.format_datetime(utcnow())
+        mail["Message-ID"] = email.utils.make_msgid(domain=self.config.domain)
+        # RFC 3834: out-of-office robots must not answer it (their answer would become a ticket).
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(text)
+        # No ticket message stands behind a notice; no message row has id 0.
+        self.send(Outbound(message_id=0, recipient=to, ref=None, payload=bytes(mail)))
+
 
 def _email_of(*, session: Session, customer_id: int) -> str | None:
     addresses = customers.identity_values(session=session, customer_id=customer_id, kind="email")

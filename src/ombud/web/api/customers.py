@@ -1,4 +1,4 @@
-"""/api/v1/customers: the customer record and the timeline."""
+"""/api/v1/customers: the customer record, the timeline, purchases and the 360 overview."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ombud.customers import merge as merges
+from ombud.customers import purchases
 from ombud.customers import service as customers
-from ombud.customers.schemas import CustomerPublic, CustomerUpdate, MergePublic, MergeRequest, TimelinePage
+from ombud.customers.insight import customer_360
+from ombud.customers.schemas import (
+    Customer360,
+    CustomerPublic,
+    CustomerUpdate,
+    MergePublic,
+    MergeRequest,
+    PurchaseCreate,
+    PurchasePublic,
+    TimelinePage,
+)
 from ombud.customers.timeline import customer_timeline
 from ombud.errors import Forbidden
 from ombud.web.api.common import IdPath
@@ -55,6 +66,34 @@ def timeline(
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.get("/{customer_id}/purchases", response_model=list[PurchasePublic])
+def list_purchases(
+    customer_id: IdPath, session: ReadSession, principal: CurrentPrincipal
+) -> list[PurchasePublic]:
+    """The customer's purchases, newest first (staff, or the customer their own)."""
+    customers.access_customer(session=session, principal=principal, customer_id=customer_id)
+    rows = purchases.list_purchases(session=session, customer_id=customer_id)
+    return [PurchasePublic.model_validate(row) for row in rows]
+
+
+@router.post("/{customer_id}/purchases", response_model=PurchasePublic, status_code=201)
+def add_purchase(
+    customer_id: IdPath, data: PurchaseCreate, session: WriteSession, principal: CurrentPrincipal
+) -> PurchasePublic:
+    """Record something the customer bought: a product, plan or service (service roles only)."""
+    if not principal.can_serve:
+        raise Forbidden("your role may not record purchases", code="role_forbidden")
+    purchase = purchases.add_purchase(session=session, customer_id=customer_id, data=data, actor=principal)
+    session.commit()
+    return PurchasePublic.model_validate(purchase)
+
+
+@router.get("/{customer_id}/overview", response_model=Customer360)
+def overview(customer_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> Customer360:
+    """The customer 360 beside a ticket, with the suggested offer or why there is none (staff only)."""
+    return customer_360(session=session, principal=principal, customer_id=customer_id)
 
 
 @router.post("/{customer_id}/merge", response_model=MergePublic, status_code=201)

@@ -75,5 +75,8 @@ def download_attachment(attachment_id: IdPath, session: ReadSession, principal: 
                 f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(attachment.filename)}"
             ),
             "X-Content-Type-Options": "nosniff",
+            # Opened in a browser (the workspace links here), a customer's file runs no script of ours.
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-store",
         },
     )

@@ -1,4 +1,4 @@
-"""/api/v1/tickets: create, list, read, change, reply."""
+"""/api/v1/tickets: create, list, read, change, reply, rate."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from ombud.audit import service as audit
-from ombud.errors import Forbidden, InvalidInput
+from ombud.errors import Forbidden, InvalidInput, NotFound
+from ombud.tickets import ratings
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel, Status, Ticket
+from ombud.tickets.ratings import RatingCreate, RatingPublic
 from ombud.tickets.schemas import (
     MessageCreate,
     MessagePublic,
@@ -167,3 +169,25 @@ def ticket_events(
     tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
     events = audit.list_for_ticket(session=session, ticket_id=ticket_id)
     return [AuditEventPublic.model_validate(e) for e in events]
+
+
+@router.put("/{ticket_id}/rating", response_model=RatingPublic)
+def rate_ticket(
+    ticket_id: IdPath, data: RatingCreate, session: WriteSession, principal: CurrentPrincipal
+) -> RatingPublic:
+    """The customer rates how the ticket was handled (1-5, optional comment); again replaces it."""
+    rating = ratings.rate_ticket(
+        session=session, principal=principal, ticket_id=ticket_id, score=data.score, comment=data.comment
+    )
+    session.commit()
+    return RatingPublic.model_validate(rating)
+
+
+@router.get("/{ticket_id}/rating", response_model=RatingPublic)
+def get_rating(ticket_id: IdPath, session: ReadSession, principal: CurrentPrincipal) -> RatingPublic:
+    """The ticket's rating (its customer, or staff); 404 ``rating_not_found`` until it is rated."""
+    tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
+    rating = ratings.rating_for(session=session, ticket_id=ticket_id)
+    if rating is None:
+        raise NotFound(f"ticket {ticket_id} has no rating yet", code="rating_not_found")
+    return RatingPublic.model_validate(rating)

@@ -1,0 +1,1 @@
+"""Customers: purchases, ratings and the customer 360."""
