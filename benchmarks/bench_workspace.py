@@ -71,7 +71,7 @@ from ombud.storage import schema  # noqa: E402
 from ombud.storage.db import Database  # noqa: E402
 from ombud.tickets import inbox  # noqa: E402
 from ombud.tickets.models import Priority, Ticket  # noqa: E402
-from ombud.tickets.priority import compute  # noqa: E402
+from ombud.tickets.priority import compute, queue_rank  # noqa: E402
 from ombud.web.app import create_app  # noqa: E402
 
 DATA = Path("/work/shared/data")
@@ -309,7 +309,7 @@ class PgWriter(Writer):
 # ----------------------------------------------------------------- generation
 TICKET_COLS = words(
     "id subject status priority channel customer_id assignee_id team_id created_at updated_at "
-    "first_response_at resolved_at is_open priority_score priority_parts"
+    "first_response_at resolved_at is_open priority_score priority_parts queue_rank"
 )
 MESSAGE_COLS = words(
     "id ticket_id customer_id author_type author_user_id channel internal body_text channel_meta created_at "
@@ -482,7 +482,8 @@ def generate(writer: Writer, n_tickets: int, seed: int = 1) -> dict[str, Any]:
             )
             tickets.append(
                 (tid, subject_text[:200], status, priority.value, channel, cid, assignee, team, ts(created),
-                 ts(updated), ts(first_response), ts(resolved), is_open, score, dumps(parts))
+                 ts(updated), ts(first_response), ts(resolved), is_open, score, dumps(parts),
+                 queue_rank(score, created.replace(tzinfo=dt.UTC)))
             )  # fmt: skip
             if resolved is not None and first_response is not None and rng.random() < 0.15:
                 rating_id += 1
@@ -714,14 +715,14 @@ def middle_cursor(site: Site, status: str) -> tuple[str, int]:
     """The cursor an agent holds halfway down a status view (what following next cursors would reach)."""
     with site.runtime.database.session(write=False) as session:
         total = session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == status)) or 0
-        score, ticket_id = session.execute(
-            select(Ticket.priority_score, Ticket.id)
+        rank, ticket_id = session.execute(
+            select(Ticket.queue_rank, Ticket.id)
             .where(Ticket.status == status)
-            .order_by(Ticket.priority_score.desc(), Ticket.id)
+            .order_by(Ticket.queue_rank.desc(), Ticket.id.desc())
             .offset(total // 2)
             .limit(1)
         ).one()
-    return encode_cursor({"score": score, "id": ticket_id}), total // 2 // inbox.PAGE + 2
+    return encode_cursor({"rank": rank, "id": ticket_id}), total // 2 // inbox.PAGE + 2
 
 
 def plan_cases(site: Site, *, requests: int, deep: int, seed: int) -> None:

@@ -11,6 +11,7 @@ from ombud.channels.chat.service import ChatAdapter
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import Channels
 from ombud.channels.social.service import SocialAdapter
+from ombud.customers import jobs as customers_jobs
 from ombud.knowledge import jobs as knowledge_jobs
 from ombud.knowledge.assistant import AssistantConfig
 from ombud.knowledge.search import Searcher
@@ -53,6 +54,7 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     triage_jobs.register(queue, triage, database)
     knowledge = Searcher(shared_minilm())
     knowledge_jobs.register(queue, database, knowledge)
+    customers_jobs.register(queue, database)
     limits = Limits(
         max_body_chars=settings.max_body_chars,
         max_attachment_bytes=settings.max_attachment_bytes,

@@ -4,15 +4,12 @@ a real local HTTP server standing in for an OpenAI-compatible model."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from ombud.assist.schemas import Concern, History, Passage, ReplyContext
+from tests.llm import Endpoint, running_endpoint
 
 ANGRY_TEXT = (
     "This is the third time I'm writing about this!!! I was charged twice for order A-10293 and nobody has "
@@ -123,44 +120,8 @@ def refund() -> ReplyContext:
     )
 
 
-class Endpoint:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.reply: Any = {"choices": [{"message": {"content": "Hi María, the model's reply."}}]}
-
-    def answer(self, content: str) -> None:
-        self.reply = {"choices": [{"message": {"content": content}}]}
-
-
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, Endpoint]]:
     """A real OpenAI-compatible HTTP endpoint on 127.0.0.1 that records what it was asked."""
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            state.requests.append(
-                {
-                    "path": self.path,
-                    "auth": self.headers.get("Authorization"),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-            )
-            payload = json.dumps(state.reply).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    server.shutdown()
-    server.server_close()
+    with running_endpoint("Hi María, the model's reply.") as served:
+        yield served

@@ -4,6 +4,7 @@ given, and a runtime wired to that relay with the app and the cast."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import socket
@@ -51,15 +52,24 @@ class Relay:
         return "250 OK"
 
 
-@pytest.fixture
-def relay() -> Iterator[Relay]:
+@contextlib.contextmanager
+def running_relay() -> Iterator[Relay]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 standing in for the company's relay, while in use."""
     found = Relay(port=free_port())
     loop = asyncio.new_event_loop()
     controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
     controller.start()
-    yield found
-    controller.stop()
-    loop.close()
+    try:
+        yield found
+    finally:
+        controller.stop()
+        loop.close()
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    with running_relay() as found:
+        yield found
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ from the retrieved passages only; when it fails, the assistant answers extractiv
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,6 +11,7 @@ import pytest
 from ombud.knowledge.assistant import AssistantConfig, compose
 from ombud.knowledge.schemas import Audience
 from ombud.knowledge.search import Hit
+from tests.llm import Endpoint, running_endpoint
 
 HITS = [
     Hit(
@@ -30,43 +28,11 @@ HITS = [
 ]
 
 
-class Endpoint:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.reply: Any = {"choices": [{"message": {"content": "Change it at any cash machine [1]."}}]}
-
-
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, Endpoint]]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            state.requests.append(
-                {
-                    "path": self.path,
-                    "auth": self.headers.get("Authorization"),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-            )
-            payload = json.dumps(state.reply).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    server.shutdown()
-    server.server_close()
+    """A real OpenAI-compatible HTTP endpoint on 127.0.0.1 that records what it was asked."""
+    with running_endpoint("Change it at any cash machine [1].") as served:
+        yield served
 
 
 def test_the_model_phrases_the_answer_from_the_passages_only(endpoint: tuple[str, Endpoint]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlalchemy import inspect, text
 from ombud.storage.db import Database
 from ombud.storage.models import metadata
 from ombud.storage.schema import check_schema, current_revision, head_revision, upgrade
+from ombud.tickets.priority import queue_rank
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -130,6 +132,10 @@ def test_upgrading_to_the_workspace_ranks_existing_tickets(tmp_path: Path) -> No
             )
     upgrade(database)
     with database.engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, is_open, priority_score FROM tickets ORDER BY id")).all()
+        rows = connection.execute(
+            text("SELECT id, is_open, priority_score, queue_rank FROM tickets ORDER BY id")
+        ).all()
     database.dispose()
     assert [(r[0], bool(r[1]), r[2]) for r in rows] == [(1, True, 45.0), (2, False, 5.0), (3, True, 15.0)]
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert [r[3] for r in rows] == [queue_rank(score, created) for score in (45.0, 5.0, 15.0)]

@@ -4,7 +4,6 @@ CSRF, rate limits, and customer-supplied text shown as text on every page."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import logging
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx2 as httpx  # what Starlette's TestClient speaks
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from ombud.accounts import sessions
@@ -26,7 +24,7 @@ from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from ombud.tickets import ratings
 from ombud.web.app import create_app
-from tests.channels.conftest import Relay, free_port
+from tests.channels.conftest import Relay, running_relay
 from tests.conftest import Personas, make_people, new_ticket
 
 DESK = "help@northwind.example"
@@ -39,13 +37,8 @@ KNOWN_TEXT = "If that address is known to us, a link is on its way."
 
 @pytest.fixture
 def relay() -> Iterator[Relay]:
-    found = Relay(port=free_port())
-    loop = asyncio.new_event_loop()
-    controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
-    controller.start()
-    yield found
-    controller.stop()
-    loop.close()
+    with running_relay() as found:
+        yield found
 
 
 @pytest.fixture

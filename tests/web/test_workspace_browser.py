@@ -29,9 +29,9 @@ from ombud.demo import DEMO_PASSWORD, load_demo
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from ombud.web.app import create_app
-from tests.channels.conftest import Relay
+from tests.channels.conftest import Relay, running_relay
 from tests.web.browser import LiveServer, screenshot_path
-from tests.web.workspace import browser_sign_in, plain_text, portal_sign_in, running_relay, wait_for_email
+from tests.web.workspace import browser_sign_in, plain_text, portal_sign_in, wait_for_email
 
 # Generous: the page polls every 5 s (inbox) and 8 s (presence), on a busy 2-core machine.
 WAIT_MS = 15_000

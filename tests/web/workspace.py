@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from ombud.accounts import service as accounts
 from ombud.accounts import sessions
 from ombud.runtime import Runtime
-from tests.channels.conftest import Relay, free_port
+from tests.channels.conftest import Relay
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -60,21 +56,6 @@ def sign_in(client: TestClient, runtime: Runtime, email: str, password: str = PA
 
 
 # -- the same, in a real browser (tests/web/test_workspace_browser.py) ---------------------------------------
-@contextlib.contextmanager
-def running_relay() -> Iterator[Relay]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 standing in for the company's relay: it keeps what it is
-    given."""
-    found = Relay(port=free_port())
-    loop = asyncio.new_event_loop()
-    controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
-    controller.start()
-    try:
-        yield found
-    finally:
-        controller.stop()
-        loop.close()
-
-
 def plain_text(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None, message

@@ -16,11 +16,9 @@ import logging
 import re
 from collections.abc import Sequence
 
-import httpx
-
 from ombud.assist.check import concern_coverage, content_words, is_addressed, sentences
 from ombud.assist.schemas import Concern, Draft, DraftParagraph, Passage, ReplyContext
-from ombud.knowledge.assistant import AssistantConfig
+from ombud.knowledge.assistant import AssistantConfig, ask_model
 from ombud.triage.embed import Embedder, shared_minilm
 
 log = logging.getLogger(__name__)
@@ -73,7 +71,7 @@ def draft_reply(
     the same facts when it answers."""
     draft = template_reply(context, embedder=embedder, today=today)
     if config is not None and config.llm_url:
-        phrased = ask_model(config, _SYSTEM, _facts(context, draft))
+        phrased = ask_model(config, _SYSTEM, _facts(context, draft), temperature=0.3)
         if phrased:
             return Draft(
                 text=phrased,
@@ -262,24 +260,3 @@ def _facts(context: ReplyContext, draft: Draft) -> str:
             lines.append(f'    Passage from "{passage.title}" ({passage.url}): {passage.passage}')
     lines += ["", "A template reply built from the same facts:", draft.text]
     return "\n".join(lines)
-
-
-def ask_model(config: AssistantConfig, system: str, user: str) -> str | None:
-    """Return the configured OpenAI-compatible model's answer, or None on any failure (logged)."""
-    if not config.llm_url:
-        return None
-    headers = {"Authorization": f"Bearer {config.llm_key}"} if config.llm_key else {}
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    try:
-        response = httpx.post(
-            config.llm_url.rstrip("/") + "/chat/completions",
-            json={"model": config.llm_model, "messages": messages, "temperature": 0.3},
-            headers=headers,
-            timeout=config.llm_timeout,
-        )
-        response.raise_for_status()
-        content = response.json()["choices"][0]["message"]["content"]
-    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-        log.warning("the reply model at %s failed (%s); using the template", config.llm_url, error)
-        return None
-    return content.strip() if isinstance(content, str) and content.strip() else None

@@ -11,9 +11,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from ombud.assist.check import GlossaryEntry
-from ombud.assist.draft import ask_model
 from ombud.assist.schemas import Tone
-from ombud.knowledge.assistant import AssistantConfig
+from ombud.knowledge.assistant import AssistantConfig, ask_model
 
 LONG_SENTENCE = 20  # words; plain-language guides put the average at 15-20
 

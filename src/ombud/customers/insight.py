@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ombud.accounts.schemas import Principal
-from ombud.customers.models import Customer, Purchase
+from ombud.customers.models import Customer, CustomerOffer, Purchase
 from ombud.customers.purchases import customer_value, list_purchases
 from ombud.customers.schemas import (
     Customer360,
@@ -118,8 +118,8 @@ def customer_360(*, session: Session, principal: Principal, customer_id: int) ->
             at=latest.message_at,
             ticket_id=latest.ticket_id,
         ),
-        suggestion=suggest_offer(
-            session=session, customer_id=customer_id, owned=owned, recent=recent, open_tickets=open_count
+        suggestion=_stored_offer(
+            session=session, customer_id=customer_id, recent=recent, open_tickets=open_count
         ),
         timeline=customer_timeline(
             session=session, customer_id=customer_id, include_internal=True, limit=TIMELINE_ITEMS
@@ -176,6 +176,30 @@ def suggest_offer(
         return OfferDecision(offer=None, reason="no_history")
     offer = _best_offer(session=session, customer_id=customer_id, owned=set(owned), intents=intents)
     return OfferDecision(offer=offer, reason="offered" if offer else "no_evidence")
+
+
+def _gate(*, recent: Sequence[triage.TriageSummary], open_tickets: int) -> OfferDecision | None:
+    """The reasons to offer nothing now, whatever the evidence: a concern still open, an upset customer."""
+    if open_tickets:
+        return OfferDecision(offer=None, reason="concerns_open")
+    if is_upset(recent[0] if recent else None):
+        return OfferDecision(offer=None, reason="customer_upset")
+    return None
+
+
+def _stored_offer(
+    *, session: Session, customer_id: int, recent: Sequence[triage.TriageSummary], open_tickets: int
+) -> OfferDecision:
+    """The offer the background job worked out (``pending`` until it has), behind today's gates."""
+    gated = _gate(recent=recent, open_tickets=open_tickets)
+    if gated is not None:
+        return gated
+    stored = session.get(CustomerOffer, customer_id)
+    if stored is None:
+        return OfferDecision(offer=None, reason="pending")
+    return OfferDecision(
+        offer=Offer.model_validate(stored.offer) if stored.offer else None, reason=stored.reason
+    )
 
 
 @dataclass

@@ -20,9 +20,11 @@ from ombud.customers.models import Customer, CustomerMerge
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ombud.storage.base import utcnow
 from ombud.storage.models import metadata
+from ombud.storage.queue import defer
+from ombud.tickets.service import OFFER_JOB
 
 # The customer's own row and the merge log are what a merge is about, not what it moves.
-_NOT_MOVED = {"customers", "customer_merges"}
+_NOT_MOVED = {"customers", "customer_merges", "customer_offers"}
 
 
 def _owned_tables() -> list[Table]:
@@ -107,6 +109,8 @@ def merge_customers(*, session: Session, target_id: int, source_id: int, actor: 
         customer_id=target_id,
         after={"merge_id": merge.id, "source_id": source_id, "moved": _counts(moved)},
     )
+    # The target's history grew: its suggestion is worked out again (the source's is no longer shown).
+    defer(session, OFFER_JOB, customer_id=target_id)
     return merge
 
 
@@ -163,6 +167,8 @@ def undo_merge(*, session: Session, merge_id: int, actor: Principal) -> Customer
         customer_id=merge.target_id,
         after={"merge_id": merge.id, "source_id": merge.source_id},
     )
+    for customer_id in (merge.target_id, merge.source_id):
+        defer(session, OFFER_JOB, customer_id=customer_id)
     return merge
 
 

@@ -97,3 +97,17 @@ class Purchase(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     purchased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerOffer(Base):
+    """The suggestion worked out for a customer by a background job (it reads many similar customers, too
+    much for a page view), kept until their next resolved ticket or purchase asks for it again."""
+
+    __tablename__ = "customer_offers"
+
+    customer_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    offer: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    reason: Mapped[str] = mapped_column(String(30))
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

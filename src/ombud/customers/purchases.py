@@ -14,6 +14,8 @@ from ombud.customers.models import Customer, Purchase
 from ombud.customers.schemas import PurchaseCreate
 from ombud.errors import Conflict, NotFound
 from ombud.storage.db import race_savepoint
+from ombud.storage.queue import defer
+from ombud.tickets.service import OFFER_JOB
 
 # Enough for any real customer's history; the 360 shows the newest.
 MAX_LISTED = 500
@@ -65,6 +67,8 @@ def add_purchase(*, session: Session, customer_id: int, data: PurchaseCreate, ac
             "currency": purchase.currency,
         },
     )
+    # What they own changes what would help them next (the customer 360's suggestion).
+    defer(session, OFFER_JOB, customer_id=customer_id)
     return purchase
 
 

@@ -235,7 +235,10 @@ class Offer(BaseModel):
 
 class OfferDecision(BaseModel):
     offer: Offer | None
-    reason: str = Field(description="offered, concerns_open, customer_upset, no_history or no_evidence")
+    reason: str = Field(
+        description="offered, concerns_open, customer_upset, no_history, no_evidence, or pending (worked "
+        "out in the background after the customer's next resolved ticket or purchase)"
+    )
 
 
 class Customer360(BaseModel):

@@ -318,28 +318,31 @@ def _phrase_with_model(question: str, hits: Sequence[Hit], config: AssistantConf
     sources = "\n\n".join(
         f"[{n}] {hit.title}\n{hit.section or hit.passage}" for n, hit in enumerate(hits[:3], start=1)
     )
-    messages = [
-        {
-            "role": "system",
-            "content": "You are a customer service assistant. Answer ONLY from the numbered help-article "
-            "passages given. Cite them as [1], [2]. If they do not answer the question, say so. Be brief, "
-            "clear and kind.",
-        },
-        {"role": "user", "content": f"Passages:\n{sources}\n\nQuestion: {question}"},
-    ]
+    system = (
+        "You are a customer service assistant. Answer ONLY from the numbered help-article passages given. "
+        "Cite them as [1], [2]. If they do not answer the question, say so. Be brief, clear and kind."
+    )
+    return ask_model(config, system, f"Passages:\n{sources}\n\nQuestion: {question}")
+
+
+def ask_model(config: AssistantConfig, system: str, user: str, *, temperature: float = 0.2) -> str | None:
+    """Return the configured OpenAI-compatible model's answer, or None on any failure (logged): every
+    caller then falls back to what it builds without a model."""
+    if not config.llm_url:
+        return None
     headers = {"Authorization": f"Bearer {config.llm_key}"} if config.llm_key else {}
-    url = config.llm_url.rstrip("/") + "/chat/completions" if config.llm_url else ""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     try:
         response = httpx.post(
-            url,
-            json={"model": config.llm_model, "messages": messages, "temperature": 0.2},
+            config.llm_url.rstrip("/") + "/chat/completions",
+            json={"model": config.llm_model, "messages": messages, "temperature": temperature},
             headers=headers,
             timeout=config.llm_timeout,
         )
         response.raise_for_status()
         content = response.json()["choices"][0]["message"]["content"]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-        log.warning("the answer model at %s failed (%s); answering extractively", config.llm_url, error)
+        log.warning("the model at %s failed (%s); going on without it", config.llm_url, error)
         return None
     return content.strip() if isinstance(content, str) and content.strip() else None
 

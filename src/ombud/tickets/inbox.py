@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +21,7 @@ from ombud.accounts.schemas import Principal
 from ombud.audit import service as audit
 from ombud.customers import service as customers
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ombud.pagination import cursor_id, damaged, decode_cursor, encode_cursor
+from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.search import service as search
 from ombud.storage.base import utcnow
 from ombud.tickets.models import (
@@ -93,6 +92,7 @@ class InboxRow:
     assignee_name: str | None
     updated_at: dt.datetime
     score: float
+    rank: int
     parts: dict[str, Any]
     unread_mention: bool = False
 
@@ -170,12 +170,12 @@ def inbox(
     filters = filters or InboxFilters()
     query = _narrow(session, _view_query(session, view, user_id), filters)
     if cursor is not None:
-        position = decode_cursor(cursor, required=("score", "id"))
-        score, last_id = _cursor_score(position), cursor_id(position)
+        position = decode_cursor(cursor, required=("rank", "id"))
+        # A row value: both databases seek straight to it in the (…, queue_rank, id) index.
         query = query.where(
-            or_(Ticket.priority_score < score, and_(Ticket.priority_score == score, Ticket.id > last_id))
+            tuple_(Ticket.queue_rank, Ticket.id) < (cursor_id(position, "rank"), cursor_id(position))
         )
-    rows = session.execute(query.order_by(Ticket.priority_score.desc(), Ticket.id).limit(limit + 1)).all()
+    rows = session.execute(query.order_by(Ticket.queue_rank.desc(), Ticket.id.desc()).limit(limit + 1)).all()
     unread = _unread_mentions(session, user_id, [row[0].id for row in rows[:limit]])
     names = customers.names_of(session=session, customer_ids=[row[0].customer_id for row in rows[:limit]])
     items = [
@@ -190,24 +190,18 @@ def inbox(
             assignee_name=assignee_name,
             updated_at=ticket.updated_at,
             score=ticket.priority_score,
+            rank=ticket.queue_rank,
             parts=ticket.priority_parts or {},
             unread_mention=ticket.id in unread,
         )
         for ticket, assignee_name in rows[:limit]
     ]
     next_cursor = (
-        encode_cursor({"score": items[-1].score, "id": items[-1].id}) if len(rows) > limit and items else None
+        encode_cursor({"rank": items[-1].rank, "id": items[-1].id}) if len(rows) > limit and items else None
     )
     return InboxPage(
         rows=items, next_cursor=next_cursor, counts=view_counts(session=session, user_id=user_id)
     )
-
-
-def _cursor_score(position: dict[str, Any]) -> float:
-    value = position["score"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise damaged()
-    return float(value)
 
 
 def view_counts(*, session: Session, user_id: int) -> dict[str, int]:
@@ -260,21 +254,12 @@ def neighbours(
     """The tickets before and after ``ticket`` in ``view``'s order (for next/previous on the ticket page)."""
     user_id = require_staff(principal)
     base = _view_query(session, view, user_id).with_only_columns(Ticket.id)
-    score, ticket_id = ticket.priority_score, ticket.id
+    here = (ticket.queue_rank, ticket.id)
+    key = tuple_(Ticket.queue_rank, Ticket.id)
     after = session.scalar(
-        base.where(
-            or_(Ticket.priority_score < score, and_(Ticket.priority_score == score, Ticket.id > ticket_id))
-        )
-        .order_by(Ticket.priority_score.desc(), Ticket.id)
-        .limit(1)
+        base.where(key < here).order_by(Ticket.queue_rank.desc(), Ticket.id.desc()).limit(1)
     )
-    before = session.scalar(
-        base.where(
-            or_(Ticket.priority_score > score, and_(Ticket.priority_score == score, Ticket.id < ticket_id))
-        )
-        .order_by(Ticket.priority_score.asc(), Ticket.id.desc())
-        .limit(1)
-    )
+    before = session.scalar(base.where(key > here).order_by(Ticket.queue_rank, Ticket.id).limit(1))
     return before, after
 
 

@@ -7,6 +7,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -78,11 +79,11 @@ class Ticket(Base):
         Index("ix_tickets_assignee_id_id", "assignee_id", "id"),
         Index("ix_tickets_customer_id_id", "customer_id", "id"),
         Index("ix_tickets_team_id_id", "team_id", "id"),
-        # The workspace inbox: open tickets by priority (highest first), per view.
-        Index("ix_tickets_open_rank", "is_open", "priority_score", "id"),
-        Index("ix_tickets_assignee_open_rank", "assignee_id", "is_open", "priority_score", "id"),
-        Index("ix_tickets_team_open_rank", "team_id", "is_open", "priority_score", "id"),
-        Index("ix_tickets_status_rank", "status", "priority_score", "id"),
+        # The workspace inbox: open tickets in queue order (highest rank first), per view.
+        Index("ix_tickets_open_rank", "is_open", "queue_rank", "id"),
+        Index("ix_tickets_assignee_open_rank", "assignee_id", "is_open", "queue_rank", "id"),
+        Index("ix_tickets_team_open_rank", "team_id", "is_open", "queue_rank", "id"),
+        Index("ix_tickets_status_rank", "status", "queue_rank", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -106,6 +107,8 @@ class Ticket(Base):
     # recomputed when triage finishes or the priority changes.
     priority_score: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     priority_parts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default=text("'{}'"))
+    # The inbox's order in one column: the score, then the longest waiting (ombud.tickets.priority).
+    queue_rank: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
     tags: Mapped[list[TicketTag]] = relationship(
         cascade="all, delete-orphan", order_by="TicketTag.tag", lazy="selectin"

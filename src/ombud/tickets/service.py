@@ -45,6 +45,8 @@ TRIAGE_JOB = "triage.message"
 SUGGEST_JOB = "knowledge.suggest"
 # Sends a public agent reply out on the ticket's channel; registered by ombud.channels.
 DELIVER_JOB = "channels.deliver"
+# Works out the customer 360's suggested offer after a resolution; registered by ombud.customers.
+OFFER_JOB = "customers.refresh_offer"
 MAX_PAGE = 200
 
 
@@ -316,7 +318,11 @@ def update_ticket(*, session: Session, ticket: Ticket, changes: TicketUpdate, ac
         ticket.subject = fields["subject"]
         _reindex_first_message(session=session, ticket=ticket)
     if "status" in fields:
+        was_open = ticket.is_open
         _set_status(ticket, fields["status"])
+        if was_open and not ticket.is_open:
+            # A resolved concern may make the customer 360's suggestion worth offering now.
+            defer(session, OFFER_JOB, customer_id=ticket.customer_id)
     if "priority" in fields and fields["priority"] != ticket.priority:
         ticket.priority = fields["priority"]
         priority.refresh(ticket=ticket)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from typing import Annotated
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts import service as accounts
 from ombud.accounts import sessions
 from ombud.accounts.schemas import Principal
+from ombud.channels import service as channels
 from ombud.errors import Forbidden, Unauthorized
 from ombud.runtime import Runtime
 
@@ -122,3 +124,50 @@ def set_session_cookie(request: Request, response: Response, signed_in: sessions
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+# -- the signed-out forms (staff sign-in, the portal's link request) -----------------------------------------
+SIGN_IN_COOKIE = "ombud_login_csrf"
+
+
+def sign_in_form_token(request: Request) -> str:
+    """The double-submit value a signed-out form carries: the browser's, or a new one when missing or odd."""
+    value = request.cookies.get(SIGN_IN_COOKIE, "")
+    return value if 32 <= len(value) <= 100 else secrets.token_urlsafe(32)
+
+
+def set_sign_in_cookie(request: Request, response: Response, value: str, *, path: str) -> None:
+    runtime: Runtime = request.app.state.runtime
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        value,
+        max_age=3600,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.cookie_secure or request.url.scheme == "https",
+    )
+
+
+def check_sign_in_csrf(request: Request, submitted: str) -> None:
+    """Refuse a signed-out form whose value differs from its cookie's: another site can make a browser
+    post a form, but cannot read or set our cookie to match it."""
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not secrets.compare_digest(submitted.encode(), expected.encode()):
+        raise Forbidden(
+            "the form was out of date or came from another site; reload the page and try again",
+            code="csrf_failed",
+        )
+
+
+def count_sign_in_attempt(session: Session, request: Request, *, kind: str, email: str) -> None:
+    """Count a sign-in attempt against the client address and the email address (TooManyRequests over
+    OMBUD_LOGIN_RATE_LIMIT in 10 minutes). The caller commits it even when it then refuses the attempt."""
+
+    runtime: Runtime = request.app.state.runtime
+    limit = runtime.settings.login_rate_limit
+    client = request.client.host if request.client else "unknown"
+    channels.check_rate(session=session, key=f"{kind}:{client}", limit=limit)
+    # Hashed: the key column is short, and the table need not keep the addresses people typed.
+    address = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()
+    channels.check_rate(session=session, key=f"{kind}-email:{address}", limit=limit)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import logging
 import re
-import secrets
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -23,10 +21,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from ombud.accounts import sessions
-from ombud.channels import service as channels
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import TryLater, Undeliverable
-from ombud.errors import Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
+from ombud.errors import InvalidInput, OmbudError, TooManyRequests, Unauthorized
 from ombud.runtime import Runtime
 from ombud.tickets import portal as view
 from ombud.tickets import ratings
@@ -36,20 +33,24 @@ from ombud.tickets.schemas import AttachmentIn, MessageCreate
 from ombud.web.api.common import IdPath
 from ombud.web.deps import (
     SESSION_COOKIE,
+    SIGN_IN_COOKIE,
     ReadSession,
     RuntimeDep,
     WriteSession,
     browser_session,
     check_csrf,
+    check_sign_in_csrf,
     clear_session_cookie,
+    count_sign_in_attempt,
     set_session_cookie,
+    set_sign_in_cookie,
+    sign_in_form_token,
 )
 from ombud.web.pages import TEMPLATES
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
-LOGIN_CSRF_COOKIE = "ombud_login_csrf"
 TokenPath = Annotated[str, PathParam(min_length=16, max_length=100)]
 CsrfField = Annotated[str, Form(max_length=200)]
 STATUS_WORDS = {
@@ -83,10 +84,10 @@ def login_request(
     csrf_token: CsrfField = "",
 ) -> HTMLResponse:
     """Email a one-time sign-in link; the page says the same whether or not the address is known."""
-    _check_sign_in_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     email = email.replace("\x00", "")  # PostgreSQL refuses NUL in text; no address holds one
     try:
-        _count_attempt(session, runtime, request, email)
+        count_sign_in_attempt(session, request, kind="portal-login", email=email)
         issued = sessions.issue_login_link(session=session, email=email)
     except (InvalidInput, TooManyRequests) as error:
         session.commit()  # the refused attempt still counts towards the limit
@@ -118,7 +119,7 @@ def login_redeem(
     request: Request, session: WriteSession, token: TokenPath, csrf_token: CsrfField = ""
 ) -> Response:
     """Use the link once, sign the customer in and go to their tickets."""
-    _check_sign_in_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     try:
         customer_id = sessions.redeem_login_link(session=session, token=token)
     except Unauthorized as error:
@@ -129,7 +130,7 @@ def login_redeem(
     session.commit()
     response = RedirectResponse("/portal", status_code=303)
     set_session_cookie(request, response, signed_in)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/portal")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/portal")
     return response
 
 
@@ -270,25 +271,6 @@ def _acting_customer(request: Request, session: Session, csrf_token: str) -> ses
     return browser
 
 
-def _check_sign_in_csrf(request: Request, submitted: str) -> None:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(submitted.encode(), expected.encode()):
-        raise Forbidden(
-            "the form was out of date or came from another site; reload the page and try again",
-            code="csrf_failed",
-        )
-
-
-def _count_attempt(session: Session, runtime: Runtime, request: Request, email: str) -> None:
-    """Count a link request against the client address and the email address (TooManyRequests over)."""
-    limit = runtime.settings.login_rate_limit
-    client = request.client.host if request.client else "unknown"
-    channels.check_rate(session=session, key=f"portal-login:{client}", limit=limit)
-    # Hashed: the key column is short, and the table need not keep the addresses people typed.
-    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    channels.check_rate(session=session, key=f"portal-login-email:{address}", limit=limit)
-
-
 def _send_link(runtime: Runtime, address: str, link: str, customer_id: int) -> None:
     """Email the sign-in link. Not a job: the database keeps only the token's hash, and a queued job would
     have to keep the token itself; a customer whose email is lost asks again."""
@@ -309,20 +291,9 @@ def _send_link(runtime: Runtime, address: str, link: str, customer_id: int) -> N
 
 def _sign_in_page(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """A signed-out page whose forms echo the double-submit cookie (set here when missing or odd)."""
-    value = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not 32 <= len(value) <= 100:
-        value = secrets.token_urlsafe(32)
+    value = sign_in_form_token(request)
     response = _page(name, status, csrf=value, **context)
-    runtime: Runtime = request.app.state.runtime
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        value,
-        max_age=3600,
-        path="/portal",
-        httponly=True,
-        samesite="lax",
-        secure=runtime.settings.cookie_secure or request.url.scheme == "https",
-    )
+    set_sign_in_cookie(request, response, value, path="/portal")
     return response
 
 

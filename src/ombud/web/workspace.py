@@ -4,8 +4,6 @@ adds live updates, shortcuts, presence and the reply assistance on top of plain 
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts import sessions
 from ombud.accounts.schemas import Principal
-from ombud.channels import service as channels
 from ombud.errors import Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
 from ombud.tickets import inbox
 from ombud.tickets import service as tickets
@@ -26,18 +23,22 @@ from ombud.triage import service as triage
 from ombud.web import workspace_views as views
 from ombud.web.api.common import IdPath
 from ombud.web.deps import (
+    SIGN_IN_COOKIE,
     ReadSession,
     RuntimeDep,
     WriteSession,
     browser_session,
     check_csrf,
+    check_sign_in_csrf,
     clear_session_cookie,
+    count_sign_in_attempt,
     set_session_cookie,
+    set_sign_in_cookie,
+    sign_in_form_token,
 )
 from ombud.web.pages import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
-LOGIN_CSRF_COOKIE = "ombud_login_csrf"
 MAX_NEXT = 500
 BULK_MAX = 200
 
@@ -100,12 +101,9 @@ def _client(request: Request) -> str:
 # -- sign-in -----------------------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: Annotated[str | None, Query(max_length=MAX_NEXT)] = None) -> Response:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    token = sign_in_form_token(request)
     response = _render("workspace/login.html", next=_safe_next(next), csrf=token, error=None, email="")
-    secure = request.app.state.runtime.settings.cookie_secure or request.url.scheme == "https"
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login", secure=secure
-    )
+    set_sign_in_cookie(request, response, token, path="/login")
     return response
 
 
@@ -120,16 +118,10 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/agent",
 ) -> Response:
     """Check the password (rate-limited per address and per email), start a session, go to ``next``."""
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
-        raise Forbidden("the sign-in form was out of date; reload it and try again", code="csrf_failed")
-    limit = runtime.settings.login_rate_limit
-    # The email is hashed into the key: any length, any character, one fixed-size key.
-    email_key = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    check_sign_in_csrf(request, csrf_token)
     try:
         # The attempt counts first, in its own short transaction, whatever the password turns out to be.
-        channels.check_rate(session=session, key=f"login:{_client(request)}", limit=limit)
-        channels.check_rate(session=session, key=f"login-email:{email_key}", limit=limit)
+        count_sign_in_attempt(session, request, kind="login", email=email)
         session.commit()
         # Argon2 takes a good part of a second by design: never while holding SQLite's write lock.
         with runtime.database.session(write=False) as reader:
@@ -140,7 +132,7 @@ def login(
             "workspace/login.html",
             error.status,
             next=_safe_next(next),
-            csrf=expected,
+            csrf=csrf_token,
             error=error.message,
             email=email,
         )
@@ -148,7 +140,7 @@ def login(
     session.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, signed_in)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/login")
     return response
 
 

@@ -1,5 +1,6 @@
 """workspace: web sessions and passwords, portal sign-in links, the inbox order, ratings, mentions,
-macros, saved views, presence, purchases, and the reply check's glossary and voice
+macros, saved views, presence, purchases, the customer 360's stored offers, and the reply check's
+glossary and voice
 
 Revision ID: 0006
 Revises: 0005
@@ -91,6 +92,20 @@ def upgrade() -> None:
     with op.batch_alter_table("login_links", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_login_links_customer_id"), ["customer_id"], unique=False)
 
+    op.create_table(
+        "customer_offers",
+        sa.Column("customer_id", ID, nullable=False),
+        sa.Column("offer", JSON, nullable=True),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_offers_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_offers")),
+    )
     op.create_table(
         "purchases",
         sa.Column("id", ID, nullable=False),
@@ -220,13 +235,16 @@ def upgrade() -> None:
             sa.Column("priority_score", sa.Float(), server_default=sa.text("0"), nullable=False)
         )
         batch_op.add_column(sa.Column("priority_parts", JSON, server_default=sa.text("'{}'"), nullable=False))
-        batch_op.create_index(
-            "ix_tickets_assignee_open_rank", ["assignee_id", "is_open", "priority_score", "id"], unique=False
+        batch_op.add_column(
+            sa.Column("queue_rank", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
         )
-        batch_op.create_index("ix_tickets_open_rank", ["is_open", "priority_score", "id"], unique=False)
-        batch_op.create_index("ix_tickets_status_rank", ["status", "priority_score", "id"], unique=False)
         batch_op.create_index(
-            "ix_tickets_team_open_rank", ["team_id", "is_open", "priority_score", "id"], unique=False
+            "ix_tickets_assignee_open_rank", ["assignee_id", "is_open", "queue_rank", "id"], unique=False
+        )
+        batch_op.create_index("ix_tickets_open_rank", ["is_open", "queue_rank", "id"], unique=False)
+        batch_op.create_index("ix_tickets_status_rank", ["status", "queue_rank", "id"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_team_open_rank", ["team_id", "is_open", "queue_rank", "id"], unique=False
         )
 
     with op.batch_alter_table("users", schema=None) as batch_op:
@@ -248,6 +266,20 @@ def upgrade() -> None:
             .where(tickets.c.priority == priority)
             .values(priority_score=points + 5.0, priority_parts=parts)
         )
+    # The queue order (ombud.tickets.priority.queue_rank): the score to a tenth, then minutes since 2020
+    # counted down, so among equal scores the longest waiting comes first.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE tickets SET queue_rank = CAST(ROUND(priority_score * 10) AS BIGINT) * 100000000 + "
+            "(99999999 - LEAST(GREATEST(CAST(EXTRACT(EPOCH FROM (created_at - "
+            "TIMESTAMPTZ '2020-01-01 00:00:00+00')) / 60 AS BIGINT), 0), 99999999))"
+        )
+    else:
+        op.execute(
+            "UPDATE tickets SET queue_rank = CAST(ROUND(priority_score * 10) AS INTEGER) * 100000000 + "
+            "(99999999 - MIN(MAX(CAST((julianday(created_at) - julianday('2020-01-01')) * 1440 AS INTEGER), "
+            "0), 99999999))"
+        )
 
 
 def downgrade() -> None:
@@ -259,6 +291,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tickets_status_rank")
         batch_op.drop_index("ix_tickets_open_rank")
         batch_op.drop_index("ix_tickets_assignee_open_rank")
+        batch_op.drop_column("queue_rank")
         batch_op.drop_column("priority_parts")
         batch_op.drop_column("priority_score")
         batch_op.drop_column("is_open")
@@ -282,6 +315,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_purchases_customer_id_purchased_at")
 
     op.drop_table("purchases")
+    op.drop_table("customer_offers")
     with op.batch_alter_table("login_links", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_links_customer_id"))
 
