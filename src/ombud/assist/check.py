@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,6 +30,19 @@ from typing import Protocol
 import numpy as np
 
 from ombud.assist.schemas import CheckResult, Finding, ReplyContext, Severity
+from ombud.assist.text import (
+    BRAND_CASE,
+    COMMON_ACRONYMS,
+    EMAIL,
+    INTERNAL_TERMS,
+    URL,
+    WORD,
+    content_words,
+    fold,
+    paragraphs,
+    sentences,
+    word_set,
+)
 from ombud.triage.embed import Embedder, shared_minilm
 from ombud.triage.entities import extract
 
@@ -58,80 +70,6 @@ class VoiceEntry(Protocol):
     def prefer(self) -> str: ...
     @property
     def note(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    text: str
-
-
-# -- text helpers shared with the drafter and tone rewrites ----------------------------------------------
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# A sentence ends at . ! ? followed by a space or the end (not inside "$45.00" or "e.g."), or at a line end.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
-_URL = re.compile(r"(?:https?://|www\.)\S+|(?<![\w/])/help/[\w\-]+", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'\u2019]*")
-STOPWORDS = _words(
-    "a an the and or but if then so to of in on at by for with from about into over after before as is "
-    "are was were be been being am do does did doing have has had having i me my mine we us our ours "
-    "you your yours he him his she her it its they them their this that these those there here what "
-    "which who whom when where why how all any both each few more most other some such no nor not only "
-    "own same than too very can will just should could would may might must shall also still again "
-    "please thanks thank hi hello dear it's i'm i've i'd i'll we're we've we'll you're you've don't "
-    "can't won't didn't doesn't hasn't haven't isn't wasn't get got up out now one two time "
-    "times ago week weeks day days month months year years really already yet ever"
-)
-
-
-def sentences(text: str) -> list[Span]:
-    """Return the sentences (and lines without end punctuation) of ``text`` with their offsets."""
-    found = []
-    begin = 0
-    for end in [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
-        raw = text[begin:end]
-        stripped = raw.strip()
-        if stripped:
-            start = begin + (len(raw) - len(raw.lstrip()))
-            found.append(Span(start, start + len(stripped), stripped))
-        begin = end
-    return found
-
-
-def paragraphs(text: str) -> list[Span]:
-    found = []
-    for match in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text):
-        stripped = match.group().strip()
-        if stripped:
-            start = match.start() + (len(match.group()) - len(match.group().lstrip()))
-            found.append(Span(start, start + len(stripped), stripped))
-    return found
-
-
-def stem(word: str) -> str:
-    """Return a crude stem, enough for "refunded" to meet "refund" and "writing" to meet "write"."""
-    word = word.lower().replace("\u2019", "'")
-    for suffix in ("ing", "ed", "es", "s", "ly", "e"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:6]
-
-
-def content_words(text: str) -> set[str]:
-    """Return the stems of the text's meaningful words (links and stopwords left out)."""
-    return {stem(w) for w in _WORD.findall(_URL.sub(" ", text)) if w.lower() not in STOPWORDS}
-
-
-def fold(text: str) -> str:
-    """Lower-case without accents: "María" and "maria" are the same name."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def finding_id(code: str, key: str) -> str:
@@ -165,11 +103,11 @@ def readability_grade(text: str) -> float | None:
     """Return the Flesch-Kincaid grade of ``text`` (links and addresses left out), None without words."""
     import textstat  # its syllable dictionary loads on first use: not at import time of every process
 
-    cleaned = _EMAIL.sub("", _URL.sub("", text))
+    cleaned = EMAIL.sub("", URL.sub("", text))
     # A greeting or sign-off line has no full stop; without one it would run into the next sentence.
     lines = [line.strip() for line in cleaned.splitlines() if line.strip()]
     cleaned = " ".join(line if line[-1] in ".!?:" else line + "." for line in lines)
-    if not _WORD.search(cleaned):
+    if not WORD.search(cleaned):
         return None
     return round(float(textstat.flesch_kincaid_grade(cleaned)), 1)
 
@@ -184,7 +122,7 @@ def check_reply(
     embedder: Embedder | None = None,
 ) -> CheckResult:
     """Return the findings on ``text`` as a reply in ``context``, in reading order, and its grade."""
-    words = len(_WORD.findall(text))
+    words = len(WORD.findall(text))
     if words == 0:
         return CheckResult(findings=[], grade=None, words=0)
     findings: list[Finding] = []
@@ -419,73 +357,6 @@ def _negative(text: str) -> list[Finding]:
     return found
 
 
-# -- jargon -----------------------------------------------------------------------------------------------
-INTERNAL_TERMS: dict[str, str] = {
-    "escalate": "pass to a specialist",
-    "escalated": "passed to a specialist",
-    "escalating": "passing to a specialist",
-    "escalation": "passing it to a specialist",
-    "ticket": "request",
-    "tickets": "requests",
-    "ticket number": "reference number",
-    "SLA": "the response time we promise",
-    "backend": "our systems",
-    "back end": "our systems",
-    "back-end": "our systems",
-    "RMA": "return authorisation",
-    "provisioning": "setting up",
-    "provisioned": "set up",
-    "P1": "top priority",
-    "P2": "high priority",
-    "P3": "normal priority",
-    "tier 1": "our support team",
-    "tier 2": "our specialist team",
-    "tier 3": "our engineers",
-    "L1": "our support team",
-    "L2": "our specialist team",
-    "L3": "our engineers",
-    "second line": "our specialist team",
-    "hotfix": "fix",
-    "deployed": "released",
-    "deployment": "update",
-    "KB": "help centre",
-    "knowledge base": "help centre",
-    "chargeback": "a dispute through your bank",
-    "triage": "review",
-    "triaged": "reviewed",
-    "workaround": "another way to do it",
-    "root cause": "cause",
-    "CSAT": "satisfaction survey",
-    "upstream": "our partner",
-    "auth": "sign-in",
-    "authentication": "sign-in",
-    "2FA": "two-step sign-in",
-    "MFA": "two-step sign-in",
-    "config": "settings",
-    "configuration": "settings",
-    "cache": "stored data",
-    "repro": "reproduce the problem",
-    "ETA": "expected time",
-    "EOD": "end of the day",
-    "OOO": "out of the office",
-    "TBC": "to be confirmed",
-    "WIP": "in progress",
-}
-COMMON_ACRONYMS = _words(
-    "OK PDF PIN ID FAQ URL USA US UK EU VAT ATM TV PC USB SMS AM PM UTC GMT BST CET EST PST IBAN BIC "
-    "SWIFT DVD CD GPS CEO HR IT AI APP VIP PS ASAP LED HD SIM QR PO ZIP DM FYI JPG JPEG PNG MB GB TB "
-    "NHS IRS DHL UPS USPS UN NB RSVP ISO MP3 MP4 CV UX UI WIFI EUR USD GBP CHF CAD AUD SEK NOK DKK PLN "
-    "NY LA DC"
-)
-BRAND_CASE = frozenset(
-    fold(w)
-    for w in _words(
-        "iPhone iPad iPod iOS iPadOS macOS watchOS iCloud iTunes iMessage eBay PayPal YouTube LinkedIn "
-        "WhatsApp FedEx GitHub JavaScript PlayStation MasterCard WiFi AirPods MacBook TikTok HubSpot "
-        "SharePoint PowerPoint OneDrive DoorDash AliExpress McDonald McDonalds SoundCloud DropBox FaceTime "
-        "AirDrop AirTag eSIM eReader eBook"
-    )
-)
 _ACRONYM = re.compile(r"(?<![\w-])(?P<a>[A-Z][A-Z0-9]{1,5})s?(?![\w-])")
 _IDENTIFIER = re.compile(
     r"(?<![\w/.-])(?P<i>[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]*)+|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+)"
@@ -577,16 +448,16 @@ def _is_product(word: str, context: ReplyContext) -> bool:
 
 def _mask(text: str) -> str:
     """Return ``text`` with links and email addresses blanked (same length, so offsets hold)."""
-    masked = _URL.sub(lambda m: " " * len(m.group()), text)
-    return _EMAIL.sub(lambda m: " " * len(m.group()), masked)
+    masked = URL.sub(lambda m: " " * len(m.group()), text)
+    return EMAIL.sub(lambda m: " " * len(m.group()), masked)
 
 
 # -- readability ------------------------------------------------------------------------------------------
 def _readability(text: str, grade: float | None, words: int) -> list[Finding]:
     if grade is None or grade <= READABLE_GRADE or words < MIN_WORDS_FOR_GRADE:
         return []
-    longest = max(sentences(text), key=lambda s: len(_WORD.findall(s.text)))
-    count = len(_WORD.findall(longest.text))
+    longest = max(sentences(text), key=lambda s: len(WORD.findall(s.text)))
+    count = len(WORD.findall(longest.text))
     return [
         _finding(
             "readability",
@@ -687,7 +558,7 @@ _GREETING = re.compile(
     r"(?:(?:mr|mrs|ms|miss|mx|dr)\.?\s+)?(?P<name>[^\W\d_][\w'\u2019-]*)?",
     re.IGNORECASE,
 )
-NOT_A_NAME = _words(
+NOT_A_NAME = word_set(
     "there all team everyone again folks customer sir madam friend and thanks thank you valued"
 )
 

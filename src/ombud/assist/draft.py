@@ -16,8 +16,9 @@ import logging
 import re
 from collections.abc import Sequence
 
-from ombud.assist.check import concern_coverage, content_words, is_addressed, sentences
+from ombud.assist.check import concern_coverage, is_addressed
 from ombud.assist.schemas import Concern, Draft, DraftParagraph, Passage, ReplyContext
+from ombud.assist.text import content_words, sentences
 from ombud.knowledge.assistant import AssistantConfig, ask_model
 from ombud.triage.embed import Embedder, shared_minilm
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
-from ombud.assist.check import check_reply, content_words
+from ombud.assist.check import check_reply
 from ombud.assist.models import GlossaryTerm, VoiceRule
 from ombud.assist.schemas import (
     CheckResult,
@@ -25,6 +25,7 @@ from ombud.assist.schemas import (
     ReplyContext,
     VoiceRuleIn,
 )
+from ombud.assist.text import content_words
 from ombud.audit import service as audit
 from ombud.customers import service as customers
 from ombud.errors import Forbidden, InvalidInput
