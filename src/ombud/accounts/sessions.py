@@ -45,7 +45,6 @@ class SignedIn:
 class BrowserSession:
     principal: Principal
     csrf_token: str
-    session_id: int
 
 
 def set_password(*, session: Session, user: User, password: str, actor: Principal = SYSTEM) -> None:
@@ -126,7 +125,7 @@ def find_session(*, session: Session, token: str) -> BrowserSession:
         principal = Principal(kind="user", id=web.user_id, role=role)
     else:
         principal = Principal(kind="customer", id=web.customer_id)
-    return BrowserSession(principal=principal, csrf_token=web.csrf_token, session_id=web.id)
+    return BrowserSession(principal=principal, csrf_token=web.csrf_token)
 
 
 def end_session(*, session: Session, token: str) -> None:

@@ -147,30 +147,18 @@ def is_upset(summary: triage.TriageSummary | None) -> bool:
     )
 
 
-def suggest_offer(
-    *,
-    session: Session,
-    customer_id: int,
-    owned: Sequence[str] | None = None,
-    recent: Sequence[triage.TriageSummary] | None = None,
-    open_tickets: int | None = None,
-) -> OfferDecision:
+def suggest_offer(*, session: Session, customer_id: int) -> OfferDecision:
     """Return the product, plan or service that similar customers found useful after a concern like this
-    customer's, with its evidence, or no offer and the reason. ``owned``, ``recent`` (the customer's recent
-    triage, newest first) and ``open_tickets`` are read when not given (the 360 has them already)."""
+    customer's, with its evidence, or no offer and the reason (the job behind the 360's suggestion)."""
     now = utcnow()
-    if open_tickets is None:
-        open_tickets = feeds.ticket_counts(session=session, customer_id=customer_id, since=now)[0]
-    if open_tickets:
-        return OfferDecision(offer=None, reason="concerns_open")
-    if recent is None:
-        recent = triage.customer_triage(
-            session=session, customer_id=customer_id, since=now - RECENT, limit=RECENT_TRIAGE
-        )
-    if is_upset(recent[0] if recent else None):
-        return OfferDecision(offer=None, reason="customer_upset")
-    if owned is None:
-        owned = _distinct(p.product for p in list_purchases(session=session, customer_id=customer_id))
+    open_tickets = feeds.ticket_counts(session=session, customer_id=customer_id, since=now)[0]
+    recent = triage.customer_triage(
+        session=session, customer_id=customer_id, since=now - RECENT, limit=RECENT_TRIAGE
+    )
+    gated = _gate(recent=recent, open_tickets=open_tickets)
+    if gated is not None:
+        return gated
+    owned = _distinct(p.product for p in list_purchases(session=session, customer_id=customer_id))
     intents = {intent for row in recent for intent in row.intents}
     if not owned and not intents:
         return OfferDecision(offer=None, reason="no_history")

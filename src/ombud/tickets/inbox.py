@@ -125,14 +125,14 @@ def _team_ids(session: Session, user_id: int) -> list[int]:
     return [team.id for team in user.teams]
 
 
-def _view_query(session: Session, view: View, user_id: int) -> Select[Ticket, str]:
+def _view_query(view: View, user_id: int, teams: list[int]) -> Select[Ticket, str]:
     query = select(Ticket, User.name).outerjoin(User, User.id == Ticket.assignee_id)
     if view == View.mine:
         return query.where(Ticket.assignee_id == user_id, Ticket.is_open.is_(True))
     if view == View.unassigned:
         return query.where(Ticket.assignee_id.is_(None), Ticket.is_open.is_(True))
     if view == View.team:
-        return query.where(Ticket.team_id.in_(_team_ids(session, user_id)), Ticket.is_open.is_(True))
+        return query.where(Ticket.team_id.in_(teams), Ticket.is_open.is_(True))
     if view == View.all:
         return query.where(Ticket.is_open.is_(True))
     if view == View.mentions:
@@ -168,7 +168,9 @@ def inbox(
     four queue views for the tabs."""
     user_id = require_staff(principal)
     filters = filters or InboxFilters()
-    query = _narrow(session, _view_query(session, view, user_id), filters)
+    # The user's teams, read once for the team view and the tab counts.
+    teams = _team_ids(session, user_id)
+    query = _narrow(session, _view_query(view, user_id, teams), filters)
     if cursor is not None:
         position = decode_cursor(cursor, required=("rank", "id"))
         # A row value: both databases seek straight to it in the (…, queue_rank, id) index.
@@ -200,15 +202,15 @@ def inbox(
         encode_cursor({"rank": items[-1].rank, "id": items[-1].id}) if len(rows) > limit and items else None
     )
     return InboxPage(
-        rows=items, next_cursor=next_cursor, counts=view_counts(session=session, user_id=user_id)
+        rows=items, next_cursor=next_cursor, counts=view_counts(session=session, user_id=user_id, teams=teams)
     )
 
 
-def view_counts(*, session: Session, user_id: int) -> dict[str, int]:
+def view_counts(*, session: Session, user_id: int, teams: list[int] | None = None) -> dict[str, int]:
     """Open tickets in each queue view, and unread @mentions (each an index range count)."""
     open_ = Ticket.is_open.is_(True)
     count = func.count(Ticket.id)
-    teams = _team_ids(session, user_id)
+    teams = _team_ids(session, user_id) if teams is None else teams
     mine, unassigned, all_open = session.execute(
         select(
             select(count).where(Ticket.assignee_id == user_id, open_).scalar_subquery(),
@@ -253,7 +255,8 @@ def neighbours(
 ) -> tuple[int | None, int | None]:
     """The tickets before and after ``ticket`` in ``view``'s order (for next/previous on the ticket page)."""
     user_id = require_staff(principal)
-    base = _view_query(session, view, user_id).with_only_columns(Ticket.id)
+    teams = _team_ids(session, user_id) if view == View.team else []
+    base = _view_query(view, user_id, teams).with_only_columns(Ticket.id)
     here = (ticket.queue_rank, ticket.id)
     key = tuple_(Ticket.queue_rank, Ticket.id)
     after = session.scalar(

@@ -10,10 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from ombud.accounts import sessions
-from ombud.accounts.schemas import Principal
 from ombud.errors import Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
 from ombud.tickets import inbox
 from ombud.tickets import service as tickets
@@ -62,10 +60,15 @@ def install(app: FastAPI) -> None:
 class Agent:
     """The signed-in staff member of a workspace page, with the CSRF token its forms carry."""
 
-    def __init__(self, principal: Principal, csrf: str) -> None:
-        self.principal = principal
-        self.csrf = csrf
-        self.id = inbox.require_staff(principal)
+    def __init__(self, browser: sessions.BrowserSession) -> None:
+        self.browser = browser
+        self.principal = browser.principal
+        self.csrf = browser.csrf_token
+        self.id = inbox.require_staff(browser.principal)
+
+    def check_form(self, request: Request, csrf_token: str) -> None:
+        """Refuse a form post that does not echo this session's CSRF token (403 csrf_failed)."""
+        check_csrf(request, self.browser, csrf_token)
 
 
 def current_agent(request: Request, session: ReadSession) -> Agent:
@@ -77,7 +80,7 @@ def current_agent(request: Request, session: ReadSession) -> Agent:
         raise SignInRequired("/login?" + urlencode({"next": target}))
     if not browser.principal.is_staff:
         raise Forbidden("the workspace is for staff; partners have their own portal", code="role_forbidden")
-    return Agent(browser.principal, browser.csrf_token)
+    return Agent(browser)
 
 
 CurrentAgent = Annotated[Agent, Depends(current_agent)]
@@ -224,7 +227,7 @@ def inbox_bulk(
 ) -> RedirectResponse:
     """Apply one change (assign to me, unassign, a status, a priority) to the selected tickets, all or
     none."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     changes = views.bulk_changes(action, agent.id)
     for ticket_id in ticket_ids:
         ticket = tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
@@ -246,7 +249,7 @@ def save_view(
     priority: Annotated[str | None, Form(max_length=20)] = None,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     saved = inbox.save_view(
         session=session,
         principal=agent.principal,
@@ -267,7 +270,7 @@ def delete_view(
     agent: CurrentAgent,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     inbox.delete_view(session=session, principal=agent.principal, view_id=view_id)
     session.commit()
     return RedirectResponse("/agent/inbox", status_code=303)
@@ -306,7 +309,7 @@ def reply(
 ) -> RedirectResponse:
     """Send a public reply (out on the ticket's channel by the delivery job) or add an internal note; then
     optionally set the status, and apply the macro's actions when one was used."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     back = inbox.parse_view(view).value  # checked before anything is sent
     ticket = tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
     if not body.strip():
@@ -343,7 +346,7 @@ def update(
     view: Annotated[str, Form(max_length=20)] = "mine",
 ) -> RedirectResponse:
     """Change status, priority or assignee from the ticket page's side panel."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     back = inbox.parse_view(view).value
     ticket = tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
     changes = views.ticket_changes(status=status, priority=priority, assignee=assignee, me=agent.id)
@@ -366,7 +369,7 @@ def correct(
     view: Annotated[str, Form(max_length=20)] = "mine",
 ) -> RedirectResponse:
     """An agent's one-click correction of what triage found; it trains the next model."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     back = inbox.parse_view(view).value
     tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
     data = views.correction(field=field, value=value, concern_index=concern_index)
@@ -386,7 +389,7 @@ def presence(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> JSONResponse:
     """The ticket page's heartbeat: who else has it open or is typing (and its @mentions are now read)."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
     if leaving:
         inbox.leave(session=session, principal=agent.principal, ticket_id=ticket_id)
@@ -444,7 +447,7 @@ def save_macro(
     macro_id: Annotated[int | None, Form(ge=1)] = None,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     actions: dict[str, Any] = {}
     if status:
         actions["status"] = status
@@ -497,7 +500,7 @@ def save_voice(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Replace both lists from their text areas (one ``phrase => words`` per line); all or nothing."""
-    check_csrf(request, _browser(request, session), csrf_token)
+    agent.check_form(request, csrf_token)
     try:
         views.save_voice(session=session, principal=agent.principal, glossary=glossary, voice=voice)
     except InvalidInput as error:
@@ -507,10 +510,3 @@ def save_voice(
         return _render("workspace/voice.html", error.status, **context)
     session.commit()
     return RedirectResponse("/agent/voice?saved=1", status_code=303)
-
-
-def _browser(request: Request, session: Session) -> sessions.BrowserSession:
-    browser = browser_session(request, session)
-    if browser is None:
-        raise Unauthorized("sign in again", code="session_expired")
-    return browser
