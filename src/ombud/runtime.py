@@ -12,6 +12,8 @@ from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import Channels
 from ombud.channels.social.service import SocialAdapter
 from ombud.customers import jobs as customers_jobs
+from ombud.events import jobs as events_jobs
+from ombud.events.service import NamedConsumer
 from ombud.knowledge import jobs as knowledge_jobs
 from ombud.knowledge.assistant import AssistantConfig
 from ombud.knowledge.search import Searcher
@@ -37,6 +39,8 @@ class Runtime:
     chat_hub: ChatHub
     knowledge: Searcher
     assistant: AssistantConfig
+    # The workflow consumers of ticket events (ombud.events), in the order they see each event.
+    consumers: list[NamedConsumer]
 
     def close(self) -> None:
         self.chat_hub.close()
@@ -71,6 +75,8 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     chat_hub = RedisChatHub(queue_url, settings.queue_name) if queue_url.startswith("redis") else ChatHub()
     channels.register("chat", ChatAdapter(chat_hub, adapter))
     channels_jobs.register(queue, channels, database)
+    consumers: list[NamedConsumer] = []
+    events_jobs.register(queue, consumers)
     return Runtime(
         settings=settings,
         database=database,
@@ -90,6 +96,7 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
             llm_key=settings.assistant_llm_key,
             llm_model=settings.assistant_llm_model,
         ),
+        consumers=consumers,
     )
 
 

@@ -105,6 +105,7 @@ def test_sweep_finds_work_whose_job_was_lost(runtime: Runtime) -> None:
         "channels.deliver": 0,
         "knowledge.index_article": 0,
         "knowledge.suggest": 0,
+        "events.dispatch": 0,
     }
     assert runtime.queue.sweep() == {**idle, "search.index_message": 1}
     assert _unindexed(runtime) == 0

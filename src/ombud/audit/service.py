@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import Principal
 from ombud.audit.models import AuditEvent
+from ombud.events import service as events
 from ombud.storage.base import utcnow
 
 _INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]  # a Table; the stubs say FromClause
@@ -28,15 +29,21 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    publish: bool | None = None,
 ) -> None:
-    """Write one audit event in the transaction of the change it describes."""
+    """Write one audit event in the transaction of the change it describes.
+
+    Changes to tickets (``ticket_id`` given) are also published to the workflow consumers
+    (:mod:`ombud.events`) under the same name; ``publish`` overrides that either way.
+    """
+    at = at or utcnow()
     # A Core insert on the table, on the session's connection: audit rows are written on every change and
     # never read back in the same request, and they point at nothing (no foreign keys), so they need
     # neither the unit of work nor a flush of what is pending. One statement, compiled once.
     session.connection().execute(
         _INSERT,
         {
-            "created_at": at or utcnow(),
+            "created_at": at,
             "actor_type": actor.kind,
             "actor_id": actor.id,
             "action": action,
@@ -48,6 +55,19 @@ def record(
             "after": after,
         },
     )
+    if publish if publish is not None else ticket_id is not None:
+        events.emit(
+            session=session,
+            kind=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            actor_type=actor.kind,
+            actor_id=actor.id,
+            ticket_id=ticket_id,
+            customer_id=customer_id,
+            payload={"before": before, "after": after},
+            at=at,
+        )
 
 
 def list_for_customer(

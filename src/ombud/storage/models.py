@@ -7,6 +7,7 @@ from ombud.assist import models as assist_models
 from ombud.audit import models as audit_models
 from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
+from ombud.events import models as events_models
 from ombud.knowledge import models as knowledge_models
 from ombud.storage.base import Base
 from ombud.tickets import models as tickets_models
@@ -20,6 +21,7 @@ __all__ = [
     "audit_models",
     "channels_models",
     "customers_models",
+    "events_models",
     "knowledge_models",
     "metadata",
     "tickets_models",

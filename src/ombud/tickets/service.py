@@ -271,9 +271,14 @@ def _record_created(*, session: Session, actor: Principal, ticket: Ticket) -> No
         customer_id=ticket.customer_id,
         ticket_id=ticket.id,
         at=ticket.created_at,
-        after={**_snapshot(ticket), "follow_up_of_id": ticket.follow_up_of_id}
+        # The channel too: SLA policies, routing and reports choose by it.
+        after={
+            **_snapshot(ticket),
+            "channel": ticket.channel.value,
+            "follow_up_of_id": ticket.follow_up_of_id,
+        }
         if ticket.follow_up_of_id
-        else _snapshot(ticket),
+        else {**_snapshot(ticket), "channel": ticket.channel.value},
     )
 
 

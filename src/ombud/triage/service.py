@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.customers import purchases
 from ombud.errors import Forbidden, InvalidInput, NotFound
+from ombud.events import service as events
 from ombud.storage.base import utcnow
 from ombud.tickets import feeds, priority
 from ombud.tickets import service as tickets
@@ -181,6 +182,27 @@ def store(*, session: Session, item: Prepared) -> None:
         message_id=item.message_id,
         result=result,
         customer_value=purchases.customer_value(session=session, customer_id=item.customer_id),
+    )
+    # What routing, SLA policies and automations choose by (intent, language, urgency...).
+    events.emit(
+        session=session,
+        kind="message.triaged",
+        entity_type="message",
+        entity_id=item.message_id,
+        actor_type="system",
+        actor_id=None,
+        ticket_id=item.ticket_id,
+        customer_id=item.customer_id,
+        payload={
+            "intents": [c["intents"][0]["label"] for c in result["concerns"] if c.get("intents")],
+            "concerns": len(result["concerns"]),
+            "language": result["language"],
+            "urgency": result["urgency"]["level"],
+            "frustration": result["frustration"],
+            "emotion": result["emotion"]["label"],
+            "abusive": bool(result["abusive"]),
+            "out_of_scope": bool(result["out_of_scope"]),
+        },
     )
 
 

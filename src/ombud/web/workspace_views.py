@@ -25,6 +25,7 @@ from ombud.tickets.models import AuthorType, Channel, Priority, Status, Ticket
 from ombud.tickets.schemas import TicketUpdate
 from ombud.triage import service as triage
 from ombud.triage.schemas import EMOTIONS, CorrectionCreate
+from ombud.web import panels
 
 if TYPE_CHECKING:
     from ombud.web.workspace import Agent
@@ -133,6 +134,7 @@ def ticket_context(
         "emotions": EMOTIONS,
         "urgencies": URGENCIES,
         "others": inbox.others_present(session=session, ticket_id=ticket.id, user_id=agent.id),
+        "panels": panels.render_context(session=session, principal=principal, ticket=ticket),
     }
 
 
