@@ -98,3 +98,16 @@ def test_timeline_pages_cover_everything_exactly_once(client: TestClient, people
             break
     assert paged == [(i["type"], i["id"]) for i in everything["items"]]
     assert len(paged) == len(set(paged)) > 12
+
+
+def test_a_customers_tier_is_set_by_service_roles_and_validated(client: TestClient, people: Personas) -> None:
+    url = f"/api/v1/customers/{people.customer.id}"
+    assert client.get(url, headers=people.agent.headers).json()["tier"] == "standard"
+    bad = client.patch(url, json={"tier": "Gold Plus!"}, headers=people.agent.headers)
+    assert bad.status_code == 422
+    assert client.patch(url, json={"tier": "vip"}, headers=people.customer.headers).status_code == 403
+    changed = client.patch(url, json={"tier": "vip"}, headers=people.agent.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tier"] == "vip"
+    overview = client.get(f"{url}/overview", headers=people.agent.headers).json()
+    assert overview["profile"]["tier"] == "vip"

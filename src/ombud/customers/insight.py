@@ -93,6 +93,7 @@ def customer_360(*, session: Session, principal: Principal, customer_id: int) ->
         profile=ProfileSummary(
             name=customer.name,
             organisation=customer.organisation.name if customer.organisation else None,
+            tier=customer.tier,
             notes=customer.notes,
             created_at=customer.created_at,
             tenure_days=max(0, (now - customer.created_at).days),

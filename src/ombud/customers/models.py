@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
@@ -38,6 +38,9 @@ class Customer(Base):
     )
     preferences: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The service level the company sells this customer ("standard", "premium", "vip"...): SLA policies,
+    # routing rules and the concession policy choose by it.
+    tier: Mapped[str] = mapped_column(String(40), default="standard", server_default=text("'standard'"))
     # Set when an admin merged this customer into another; undoing the merge clears it.
     merged_into_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

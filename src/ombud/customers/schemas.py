@@ -63,10 +63,19 @@ class OrganisationPublic(BaseModel):
     domain: str | None
 
 
+# A customer's service tier: a short lowercase word the company chooses (standard, premium, vip...).
+Tier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$"),
+    Field(description="Service tier, e.g. standard, premium, vip: lowercase letters, digits, - and _."),
+]
+
+
 class CustomerPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
+    tier: str
     organisation: OrganisationPublic | None
     preferences: dict[str, Any]
     notes: str
@@ -101,6 +110,7 @@ class CustomerUpdate(BaseModel):
     name: Name | None = None
     notes: CleanText | None = Field(default=None, max_length=20_000)
     preferences: JsonDocument | None = None
+    tier: Tier | None = None
     organisation: Name | None = Field(default=None, description="Organisation name; created if new.")
 
 
@@ -186,6 +196,7 @@ class PurchasePublic(BaseModel):
 class ProfileSummary(BaseModel):
     name: str
     organisation: str | None
+    tier: str
     notes: str
     created_at: dt.datetime
     tenure_days: int

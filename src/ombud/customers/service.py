@@ -101,6 +101,12 @@ def _add_identity(
     )
 
 
+def tier_of(*, session: Session, customer_id: int) -> str:
+    """Return the customer's service tier ("standard" for a customer that does not exist)."""
+    tier = session.scalar(select(Customer.tier).where(Customer.id == customer_id))
+    return tier or "standard"
+
+
 def update_customer(
     *, session: Session, customer: Customer, changes: CustomerUpdate, actor: Principal
 ) -> Customer:
@@ -108,7 +114,7 @@ def update_customer(
     before: dict[str, object] = {}
     after: dict[str, object] = {}
     fields = changes.model_dump(exclude_unset=True)
-    for name in ("name", "notes", "preferences"):
+    for name in ("name", "notes", "preferences", "tier"):
         if name in fields and fields[name] is not None and getattr(customer, name) != fields[name]:
             before[name], after[name] = getattr(customer, name), fields[name]
             setattr(customer, name, fields[name])

@@ -1,5 +1,5 @@
 """events: the outbox of ticket events the workflow consumers (SLA, routing, automations, reports,
-webhooks) see after each commit
+webhooks) see after each commit, and customers' service tier
 
 Revision ID: 0007
 Revises: 0006
@@ -48,9 +48,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("dispatched_at IS NULL"),
     )
     # Events from before this revision were never published: the outbox starts empty.
+    op.add_column(
+        "customers",
+        sa.Column("tier", sa.String(length=40), server_default=sa.text("'standard'"), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("customers") as batch:
+        batch.drop_column("tier")
     op.drop_index("ix_events_undispatched", table_name="events")
     op.drop_index("ix_events_ticket_id_id", table_name="events")
     op.drop_table("events")
