@@ -4,6 +4,7 @@ agent's reply into an email that threads in the customer's mail client."""
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import email.utils
 import re
 import smtplib
@@ -338,7 +339,12 @@ class EmailAdapter:
                 data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=filename
             )
         return Outbound(
-            message_id=message.id, recipient=recipient, ref=own_id, payload=bytes(mail), channel=CHANNEL
+            message_id=message.id,
+            recipient=recipient,
+            ref=own_id,
+            # CRLF line ends (the SMTP policy): smtplib sends bytes as they are, and relays refuse bare LFs.
+            payload=mail.as_bytes(policy=email.policy.SMTP),
+            channel=CHANNEL,
         )
 
     def send(self, outbound: Outbound) -> None:
@@ -383,7 +389,9 @@ class EmailAdapter:
         mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(text)
         # No ticket message stands behind a notice; no message row has id 0.
-        self.send(Outbound(message_id=0, recipient=to, ref=None, payload=bytes(mail)))
+        self.send(
+            Outbound(message_id=0, recipient=to, ref=None, payload=mail.as_bytes(policy=email.policy.SMTP))
+        )
 
 
 def _email_of(*, session: Session, customer_id: int) -> str | None:
