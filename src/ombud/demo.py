@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ombud import demo_workflow
 from ombud.accounts import service as accounts
 from ombud.accounts import sessions
 from ombud.accounts.models import Role
@@ -376,6 +377,14 @@ def load_demo(*, session: Session) -> bool:
         if role in (Role.agent, Role.lead):
             accounts.add_to_team(session=session, team=support, user=user)
     accounts.add_to_team(session=session, team=billing, user=users["agent2"])
+    demo_workflow.load_workflow(
+        session=session,
+        admin=users["admin"],
+        lead=users["lead"],
+        agents=[users["agent"], users["agent2"]],
+        support=support,
+        billing=billing,
+    )
     # The products triage recognises by name in customers' messages.
     triage.set_catalogue(session=session, names=["router", "HomeHub router", "Kettle Pro", "AirBrew 2"])
     agent = Principal(kind="user", id=users["agent"].id, role=Role.agent)

@@ -3,8 +3,11 @@ point. Everything below receives what it needs from here; nothing reads the envi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from ombud.automations import engine as automations
+from ombud.automations import jobs as automations_jobs
 from ombud.channels import jobs as channels_jobs
 from ombud.channels.chat.hub import ChatHub, RedisChatHub
 from ombud.channels.chat.service import ChatAdapter
@@ -17,14 +20,22 @@ from ombud.events.service import NamedConsumer
 from ombud.knowledge import jobs as knowledge_jobs
 from ombud.knowledge.assistant import AssistantConfig
 from ombud.knowledge.search import Searcher
+from ombud.reports import jobs as reports_jobs
+from ombud.resolutions import ledger as concession_ledger
+from ombud.routing import jobs as routing_jobs
 from ombud.search import jobs as search_jobs
 from ombud.settings import Settings
+from ombud.sla import jobs as sla_jobs
 from ombud.storage.db import Database
 from ombud.storage.queue import JobQueue, make_huey
+from ombud.tickets import concerns
+from ombud.tickets import jobs as tickets_jobs
 from ombud.tickets.service import Limits
 from ombud.triage import jobs as triage_jobs
 from ombud.triage.embed import shared_minilm
 from ombud.triage.engine import Models, Triage
+from ombud.webhooks import jobs as webhooks_jobs
+from ombud.webhooks import service as webhooks
 
 
 @dataclass
@@ -75,8 +86,36 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     chat_hub = RedisChatHub(queue_url, settings.queue_name) if queue_url.startswith("redis") else ChatHub()
     channels.register("chat", ChatAdapter(chat_hub, adapter))
     channels_jobs.register(queue, channels, database)
-    consumers: list[NamedConsumer] = []
+    # Concerns first: the workflow consumers after it (reports, webhooks) see the concerns it tracks.
+    consumers: list[NamedConsumer] = [NamedConsumer("concerns", concerns.track_triaged)]
+    tickets_jobs.register(queue)
     events_jobs.register(queue, consumers)
+    routing_jobs.register(queue, consumers, triage_wait_seconds=settings.routing_triage_wait_seconds)
+    # SLA clocks follow each change (a team set by routing moves the ticket to that team's calendar).
+    consumers.append(sla_jobs.CONSUMER)
+    sla_jobs.register(queue)
+    # The ledger's "came back with the same concern", when a customer's message is triaged.
+    consumers.append(NamedConsumer("resolutions", concession_ledger.on_event))
+    # Automation rules (event and time based) act on tickets as the system, after routing has assigned.
+    consumers.append(NamedConsumer("automations", functools.partial(automations.handle_event, limits=limits)))
+    automations_jobs.register(queue, limits)
+    # Surveys after a solve; reports count what the other consumers decided, so they stay LAST among the
+    # workflow consumers (append others above this line), followed only by outbound webhooks.
+    reports_jobs.register(
+        queue, consumers, database=database, channels=channels, email=email, base_url=settings.base_url
+    )
+    reports_jobs.register_reports_consumer(consumers)
+    # Outbound webhooks last: a delivery's ticket snapshot shows what every other consumer did.
+    consumers.append(NamedConsumer("webhooks", webhooks.handle_event))
+    webhooks_jobs.register(
+        queue,
+        database,
+        webhooks.WebhookConfig(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            retry_seconds=settings.webhook_retry_seconds,
+        ),
+    )
     return Runtime(
         settings=settings,
         database=database,

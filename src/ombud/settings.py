@@ -178,6 +178,25 @@ class Settings(BaseSettings):
         "and development without an SMTP relay (`ombud serve --demo` turns it on); never in production.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
+    routing_triage_wait_seconds: int = Field(
+        default=120,
+        ge=0,
+        le=3600,
+        description="How long routing holds a new ticket for triage (intent, language) before it assigns it "
+        "without; checked by the sweep, so at least OMBUD_SWEEP_EVERY_MINUTES in practice.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a webhook delivery waits for the endpoint's answer."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=20, description="Attempts at a webhook delivery before it is marked failed."
+    )
+    webhook_retry_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="Wait before a webhook's first retry; each later retry waits twice as long (up to 6 h).",
+    )
 
     @field_validator("log_level")
     @classmethod

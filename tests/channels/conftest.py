@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,9 +23,8 @@ from fastapi.testclient import TestClient
 from ombud.channels.email.smtp import SmtpReceiver
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
-from ombud.web.app import create_app
 from tests.channels.dovecot import DovecotServer, require_dovecot
-from tests.conftest import Personas, make_people
+from tests.conftest import Personas, app_for, make_people
 
 SUPPORT = "support@northwind.example"
 
@@ -45,7 +45,12 @@ class Relay:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        message = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+        raw = envelope.original_content or b""
+        if re.search(rb"(?<!\r)\n", raw):
+            # As Postfix 3.9 does by default (smtpd_forbid_bare_newline): SMTP lines end in CRLF.
+            return "554 5.5.2 bare <LF> received; end lines with <CR><LF>"
+        # Stored as a mailbox would hold it: with the local line ends.
+        message = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
         with self.lock:
             self.received.append(message)  # type: ignore[arg-type]
             self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
@@ -100,7 +105,7 @@ def receiver(mail_runtime: Runtime) -> Iterator[SmtpReceiver]:
 
 @pytest.fixture
 def api(mail_runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(mail_runtime), raise_server_exceptions=False) as test_client:
+    with TestClient(app_for(mail_runtime), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

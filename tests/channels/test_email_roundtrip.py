@@ -15,9 +15,8 @@ from fastapi.testclient import TestClient
 from ombud.channels.email.smtp import SmtpReceiver
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
-from ombud.web.app import create_app
 from tests.channels.conftest import SUPPORT, Relay, free_port
-from tests.conftest import Personas
+from tests.conftest import Personas, app_for
 
 
 def send(receiver: SmtpReceiver, raw: bytes, sender: str = "ann@example.com") -> None:
@@ -192,11 +191,19 @@ def test_solved_ticket_reopens_closed_one_gets_a_linked_follow_up(
     send(receiver, customer_mail("Broken zip on my jacket.", message_id="z.1@mail.example.com"))
     [opened] = tickets_of(api, cast)
     token = f"Re: Parcel never arrived [#{opened['id']}]"
-    api.patch(f"/api/v1/tickets/{opened['id']}", json={"status": "solved"}, headers=cast.agent.headers)
+    api.patch(
+        f"/api/v1/tickets/{opened['id']}",
+        json={"status": "solved", "confirm": True},
+        headers=cast.agent.headers,
+    )
     send(receiver, customer_mail("It broke again.", subject=token, message_id="z.2@mail.example.com"))
     assert ticket(api, cast, opened["id"])["status"] == "open"
 
-    api.patch(f"/api/v1/tickets/{opened['id']}", json={"status": "closed"}, headers=cast.agent.headers)
+    api.patch(
+        f"/api/v1/tickets/{opened['id']}",
+        json={"status": "closed", "confirm": True},
+        headers=cast.agent.headers,
+    )
     send(receiver, customer_mail("And now the sleeve.", subject=token, message_id="z.3@mail.example.com"))
     listed = tickets_of(api, cast)
     assert len(listed) == 2
@@ -221,7 +228,11 @@ def test_auto_reply_is_kept_but_neither_reopens_nor_is_triaged(
     send(receiver, customer_mail("Wrong size delivered.", message_id="a.1@mail.example.com"))
     [opened] = tickets_of(api, cast)
     reply(api, cast, opened["id"], "We sent the right size.")
-    api.patch(f"/api/v1/tickets/{opened['id']}", json={"status": "solved"}, headers=cast.agent.headers)
+    api.patch(
+        f"/api/v1/tickets/{opened['id']}",
+        json={"status": "solved", "confirm": True},
+        headers=cast.agent.headers,
+    )
     own_id = relay.received[0]["Message-ID"].strip("<>")
     send(
         receiver,
@@ -368,7 +379,7 @@ def test_relay_down_schedules_a_retry_with_backoff(
 ) -> None:
     settings = Settings(home=tmp_path, database_url=database_url, smtp_relay=f"127.0.0.1:{free_port()}")
     down = build_runtime(settings, queue_url="memory://")
-    with TestClient(create_app(down), raise_server_exceptions=False) as test_client:
+    with TestClient(app_for(down), raise_server_exceptions=False) as test_client:
         created = test_client.post(
             "/api/v1/tickets",
             json={
@@ -387,3 +398,22 @@ def test_relay_down_schedules_a_retry_with_backoff(
     assert found["state"] == "pending" and found["attempts"] == 1
     assert "cannot reach the relay" in found["last_error"]
     assert found["sent_at"] is None and found["next_attempt_at"]
+
+
+def test_a_long_reply_of_many_paragraphs_reaches_a_strict_relay_intact(
+    api: TestClient, cast: Personas, receiver: SmtpReceiver, relay: Relay
+) -> None:
+    # The relay refuses bare LFs, as Postfix 3.9 does; a long reply has many lines and a line over 998
+    # octets, which must be wrapped (quoted-printable) rather than refused.
+    send(receiver, customer_mail("Where is my parcel?", message_id="long.1@mail.example.com"))
+    [opened] = tickets_of(api, cast)
+    paragraphs = [
+        f"Paragraph {n}: " + "we have checked the parcel's route with the carrier " * 8 for n in range(6)
+    ]
+    paragraphs.append("One very long line " + "without any break at all " * 60)
+    body = "\n\n".join(paragraphs)
+    sent = reply(api, cast, opened["id"], body)
+    delivery = api.get(f"/api/v1/messages/{sent['id']}/delivery", headers=cast.agent.headers).json()
+    assert delivery["state"] == "sent", delivery
+    [out] = relay.received
+    assert out.get_content().replace("\r\n", "\n").rstrip("\n") == body

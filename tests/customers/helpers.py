@@ -78,5 +78,7 @@ def reply(client: TestClient, who: Persona, ticket_id: int, *, internal: bool = 
 
 
 def set_status(client: TestClient, who: Persona, ticket_id: int, status: str) -> None:
-    response = client.patch(f"/api/v1/tickets/{ticket_id}", json={"status": status}, headers=who.headers)
+    response = client.patch(
+        f"/api/v1/tickets/{ticket_id}", json={"status": status, "confirm": True}, headers=who.headers
+    )
     assert response.status_code == 200, response.text

@@ -99,17 +99,12 @@ def test_sweep_finds_work_whose_job_was_lost(runtime: Runtime) -> None:
         session.execute(update(Message).values(indexed_at=None))  # as if the job never ran
         session.commit()
     assert _unindexed(runtime) == 1
-    idle = {
-        "search.index_message": 0,
-        "triage.message": 0,
-        "channels.deliver": 0,
-        "knowledge.index_article": 0,
-        "knowledge.suggest": 0,
-        "events.dispatch": 0,
-    }
-    assert runtime.queue.sweep() == {**idle, "search.index_message": 1}
+    first = runtime.queue.sweep()
+    # Every sweep source reports, and only the lost index job is pending.
+    assert {"search.index_message", "triage.message", "channels.deliver", "events.dispatch"} <= set(first)
+    assert first == {**dict.fromkeys(first, 0), "search.index_message": 1}
     assert _unindexed(runtime) == 0
-    assert runtime.queue.sweep() == idle
+    assert runtime.queue.sweep() == dict.fromkeys(first, 0)
 
 
 def test_one_sweep_indexes_a_backlog_larger_than_a_batch(runtime: Runtime) -> None:
@@ -180,7 +175,8 @@ def test_redis_queue_with_a_consumer(settings: Settings) -> None:
     try:
         for n in range(3):
             _create(runtime, subject=f"Toaster {n}")
-        assert runtime.queue.pending_in_queue() == 6  # an index job and a triage job per message
+        # An index job, a triage job and an event dispatch job per message.
+        assert runtime.queue.pending_in_queue() == 9
         worker = EmbeddedWorker(runtime.queue, threads=2)
         worker.start()
         try:

@@ -184,7 +184,11 @@ def test_wrong_method_is_405(client: TestClient, people: Personas) -> None:
 
 def test_closed_ticket_message_writes_nothing(client: TestClient, people: Personas) -> None:
     ticket = new_ticket(client, people.agent)
-    client.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}, headers=people.agent.headers)
+    client.patch(
+        f"/api/v1/tickets/{ticket['id']}",
+        json={"status": "closed", "confirm": True},
+        headers=people.agent.headers,
+    )
     before = client.get(f"/api/v1/tickets/{ticket['id']}", headers=people.agent.headers).json()
     refused = client.post(
         f"/api/v1/tickets/{ticket['id']}/messages", json={"body": "late"}, headers=people.agent.headers

@@ -23,9 +23,8 @@ from ombud.channels.email import service as email_service
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from ombud.tickets import ratings
-from ombud.web.app import create_app
 from tests.channels.conftest import Relay, running_relay
-from tests.conftest import Personas, make_people, new_ticket
+from tests.conftest import Personas, app_for, make_people, new_ticket
 
 DESK = "help@northwind.example"
 HOSTILE = "<script>alert(1)</script>"
@@ -59,7 +58,7 @@ def portal_runtime(tmp_path: Path, database_url: str, relay: Relay) -> Iterator[
 @pytest.fixture
 def portal(portal_runtime: Runtime) -> Iterator[TestClient]:
     """A customer's browser (its own cookie jar) on the app wired to the relay."""
-    with TestClient(create_app(portal_runtime), raise_server_exceptions=False) as browser:
+    with TestClient(app_for(portal_runtime), raise_server_exceptions=False) as browser:
         yield browser
 
 
@@ -71,7 +70,7 @@ def cast(portal_runtime: Runtime) -> Personas:
 @pytest.fixture
 def api(portal_runtime: Runtime) -> Iterator[TestClient]:
     """Staff's API client (no cookies shared with the customer's browser)."""
-    with TestClient(create_app(portal_runtime), raise_server_exceptions=False) as client:
+    with TestClient(app_for(portal_runtime), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -348,7 +347,11 @@ def test_a_closed_ticket_points_to_a_new_request(
     portal: TestClient, api: TestClient, cast: Personas, relay: Relay
 ) -> None:
     ticket = new_ticket(api, cast.agent)
-    api.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "closed"}, headers=cast.agent.headers)
+    api.patch(
+        f"/api/v1/tickets/{ticket['id']}",
+        json={"status": "closed", "confirm": True},
+        headers=cast.agent.headers,
+    )
     csrf = sign_in(portal, relay, "maria@example.com")
     page = portal.get(f"/portal/tickets/{ticket['id']}")
     assert "open a new request" in page.text and 'href="/contact"' in page.text
@@ -501,7 +504,7 @@ def test_without_a_relay_the_link_is_logged_only_in_demo_mode(
         try:
             if not show:
                 make_people(runtime)
-            with TestClient(create_app(runtime), raise_server_exceptions=False) as browser:
+            with TestClient(app_for(runtime), raise_server_exceptions=False) as browser:
                 caplog.clear()
                 with caplog.at_level(logging.INFO):
                     page = ask_for_link(browser, "maria@example.com")

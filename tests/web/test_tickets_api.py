@@ -204,7 +204,7 @@ def test_status_follows_the_conversation(client: TestClient, people: Personas) -
     assert after_reply["status"] == "open" and after_reply["first_response_at"] is not None
 
     solved = client.patch(
-        f"/api/v1/tickets/{tid}", json={"status": "solved"}, headers=people.agent.headers
+        f"/api/v1/tickets/{tid}", json={"status": "solved", "confirm": True}, headers=people.agent.headers
     ).json()
     assert solved["resolved_at"] is not None
     client.post(
@@ -214,7 +214,9 @@ def test_status_follows_the_conversation(client: TestClient, people: Personas) -
     assert reopened["status"] == "open" and reopened["resolved_at"] is None
     assert reopened["first_response_at"] == after_reply["first_response_at"]
 
-    client.patch(f"/api/v1/tickets/{tid}", json={"status": "closed"}, headers=people.agent.headers)
+    client.patch(
+        f"/api/v1/tickets/{tid}", json={"status": "closed", "confirm": True}, headers=people.agent.headers
+    )
     late = client.post(
         f"/api/v1/tickets/{tid}/messages", json={"body": "one more thing"}, headers=people.customer.headers
     )

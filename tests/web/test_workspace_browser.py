@@ -263,7 +263,7 @@ def test_sign_in_answer_with_a_macro_and_the_customer_reads_it_in_the_portal(
     # The urgent repeat complaint leads, with why it is urgent.
     first = rows(page).first
     expect(first.get_by_role("link")).to_have_text(TOM_SUBJECT)
-    expect(first.locator(".badge")).to_have_text("urgent")
+    expect(first.locator(".badge.p-urgent")).to_have_text("urgent")
     expect(first.locator(".why")).to_contain_text("2 concerns")
     page.goto(f"{desk.url}/agent/inbox?view=all")
     expect(rows(page).first.get_by_role("link")).to_have_text(TOM_SUBJECT)

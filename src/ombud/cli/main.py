@@ -11,6 +11,8 @@ import click
 from ombud.cli.common import _settings, database_option, friendly
 from ombud.cli.email import email as email_group
 from ombud.cli.kb import kb as kb_group
+from ombud.cli.policy import policy as policy_group
+from ombud.cli.report import report as report_group
 from ombud.cli.triage import triage as triage_group
 from ombud.settings import Settings, describe
 
@@ -334,3 +336,5 @@ def _configure_logging(settings: Settings) -> None:
 main.add_command(triage_group)
 main.add_command(email_group)
 main.add_command(kb_group)
+main.add_command(policy_group)
+main.add_command(report_group)

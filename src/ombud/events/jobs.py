@@ -20,6 +20,11 @@ def dispatch(*, session: Session, consumers: Sequence[events.NamedConsumer], eve
         defer(session, events.DISPATCH_JOB, event_id=0)
 
 
+def retry(*, session: Session, consumers: Sequence[events.NamedConsumer], event_id: int) -> None:
+    """Try event ``event_id`` again with the consumers that failed on it (when due). Idempotent."""
+    events.retry(session=session, consumers=consumers, event_id=event_id)
+
+
 def register(queue: JobQueue, consumers: Sequence[events.NamedConsumer]) -> None:
     """Register the dispatcher of ``consumers`` (the runtime's list, read at each dispatch)."""
     queue.register(
@@ -28,3 +33,5 @@ def register(queue: JobQueue, consumers: Sequence[events.NamedConsumer]) -> None
     queue.register_sweep(
         SweepSource(job=events.DISPATCH_JOB, id_arg="event_id", find=events.undispatched_ids)
     )
+    queue.register(events.RETRY_JOB, functools.partial(retry, consumers=consumers))
+    queue.register_sweep(SweepSource(job=events.RETRY_JOB, id_arg="event_id", find=events.retry_due_ids))

@@ -23,6 +23,13 @@ class Event(Base):
             postgresql_where=text("dispatched_at IS NULL"),
         ),
         Index("ix_events_ticket_id_id", "ticket_id", "id"),
+        # The sweep's other question: which failed consumers are due to try an event again?
+        Index(
+            "ix_events_retry_at",
+            "retry_at",
+            sqlite_where=text("retry_at IS NOT NULL"),
+            postgresql_where=text("retry_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -40,5 +47,7 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # NULL until every consumer has seen it.
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # {consumer: error} for consumers that failed on this event (a bug: the event is not retried forever).
+    # {consumer: {"error", "attempts", "recovered_at"}} for consumers that failed on this event.
     errors: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # When the consumers that failed try this event again (NULL: none left to retry).
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

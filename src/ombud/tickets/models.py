@@ -283,3 +283,142 @@ class TicketPresence(Base):
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     typing: Mapped[bool] = mapped_column(Boolean, default=False)
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- tracking: concerns, links between tickets, merges, follow-up reminders ---------------------------------
+class ConcernStatus(enum.StrEnum):
+    open = "open"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    wont_fix = "wont_fix"
+
+
+# A concern in one of these still needs work: solving its ticket asks for confirmation.
+OPEN_CONCERN_STATUSES = (ConcernStatus.open, ConcernStatus.in_progress)
+
+
+class Concern(Base):
+    """One thing the customer asked for on a ticket (found by triage or added by an agent), tracked on its
+    own until it is resolved."""
+
+    __tablename__ = "concerns"
+    __table_args__ = (
+        Index("ix_concerns_ticket_id_status", "ticket_id", "status"),
+        # Reports count concerns by intent and status over time.
+        Index("ix_concerns_intent_created_at", "intent", "created_at"),
+        Index("ix_concerns_owner_id_status", "owner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[ConcernStatus] = mapped_column(_enum(ConcernStatus), default=ConcernStatus.open)
+    source: Mapped[str] = mapped_column(String(20), default="agent")  # "triage" or "agent"
+    owner_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    article_id: Mapped[int | None] = mapped_column(Id, ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    # A resolution's id or a free reference ("RMA 4411", "refund R-88").
+    resolution_ref: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConcernMessage(Base):
+    """A message a concern came from; ``concern_index`` is its position in the message's triage (None when
+    an agent linked it), which makes the triage consumer idempotent."""
+
+    __tablename__ = "concern_messages"
+    __table_args__ = (
+        Index("ix_concern_messages_message_id_concern_index", "message_id", "concern_index", unique=True),
+    )
+
+    concern_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    concern_index: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkKind(enum.StrEnum):
+    duplicate_of = "duplicate_of"  # from is a duplicate of to
+    related_to = "related_to"  # no direction
+    caused_by = "caused_by"  # from was caused by to
+    merged_into = "merged_into"  # set by a merge, removed by its undo
+    split_from = "split_from"  # set by a split
+
+
+class TicketLink(Base):
+    __tablename__ = "ticket_links"
+    __table_args__ = (
+        UniqueConstraint("from_ticket_id", "to_ticket_id", "kind"),
+        CheckConstraint("from_ticket_id <> to_ticket_id", name="not_self"),
+        Index("ix_ticket_links_to_ticket_id", "to_ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    from_ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    to_ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind))
+    created_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketMerge(Base):
+    """One merge of a source ticket into a target and exactly what it moved, so it can be undone."""
+
+    __tablename__ = "ticket_merges"
+    __table_args__ = (
+        Index("ix_ticket_merges_source_id", "source_id"),
+        Index("ix_ticket_merges_target_id", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    # {"messages": [...], "concerns": [...], "tags": [...], "source": {status, resolved_at}, "link_id": n}
+    moved: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    merged_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ReminderState(enum.StrEnum):
+    scheduled = "scheduled"  # waiting for its time
+    due = "due"  # its time came: the note is on the ticket and the user was mentioned
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Reminder(Base):
+    """A follow-up reminder ("call back on Tuesday") on a ticket, for one staff member."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        # The sweep's question: which scheduled reminders are due?
+        Index(
+            "ix_reminders_scheduled_due_at",
+            "due_at",
+            sqlite_where=text("state = 'scheduled'"),
+            postgresql_where=text("state = 'scheduled'"),
+        ),
+        Index("ix_reminders_user_id_state_due_at", "user_id", "state", "due_at"),
+        Index("ix_reminders_ticket_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[ReminderState] = mapped_column(_enum(ReminderState), default=ReminderState.scheduled)
+    # The internal note posted when it came due (the latest one, after a snooze).
+    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,5 +1,6 @@
-"""Customers' ratings of how their tickets were handled: rate (a new rating replaces the old), read one,
-and a customer's satisfaction history."""
+"""Customers' ratings of how their tickets were handled: rate (a new rating replaces the old) from the
+portal, the API or a satisfaction survey (ombud.tickets.surveys), read one, and a customer's satisfaction
+history."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ombud.tickets.models import AuthorType, Message, Ticket, TicketRating
 from ombud.validation import CleanText
 
 MIN_SCORE, MAX_SCORE = 1, 5
+MIN_NPS, MAX_NPS = 0, 10  # "How likely are you to recommend us?"
 MAX_COMMENT = 2000
 
 
@@ -66,8 +68,26 @@ def rate_ticket(
     if ticket is None or ticket.customer_id != principal.id:
         # Customers cannot tell another customer's ticket from a missing one.
         raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
+    return store_rating(session=session, ticket=ticket, score=score, comment=comment, actor=principal)
+
+
+def store_rating(
+    *,
+    session: Session,
+    ticket: Ticket,
+    score: int,
+    comment: str,
+    actor: Principal,
+    source: str = "portal",
+    nps: int | None = None,
+    with_nps: bool = False,
+) -> TicketRating:
+    """Store the customer's rating of ``ticket`` (replacing an earlier one) after checking it; audited as
+    ``ticket.rated`` with the ``source`` (portal, api, survey) and, when ``with_nps``, the NPS answer."""
     if isinstance(score, bool) or not MIN_SCORE <= score <= MAX_SCORE:
         raise InvalidInput(f"score must be {MIN_SCORE} to {MAX_SCORE}", code="invalid_rating")
+    if with_nps and nps is not None and (isinstance(nps, bool) or not MIN_NPS <= nps <= MAX_NPS):
+        raise InvalidInput(f"nps must be {MIN_NPS} to {MAX_NPS}", code="invalid_rating")
     comment = comment.strip()
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment must be at most {MAX_COMMENT} characters", code="invalid_rating")
@@ -101,16 +121,19 @@ def rate_ticket(
             rating = found
     rating.score, rating.comment, rating.created_at = score, comment, utcnow()
     session.flush()
+    after: dict[str, object] = {"score": score, "comment": comment, "source": source}
+    if with_nps:
+        after["nps"] = nps
     audit.record(
         session=session,
-        actor=principal,
+        actor=actor,
         action="ticket.rated",
         entity_type="ticket",
         entity_id=ticket.id,
         customer_id=ticket.customer_id,
         ticket_id=ticket.id,
         before=before,
-        after={"score": score, "comment": comment},
+        after=after,
     )
     return rating
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ombud.customers.schemas import CustomerRef
-from ombud.tickets.models import AuthorType, Channel, DeliveryState, Priority, Status
+from ombud.tickets.models import (
+    AuthorType,
+    Channel,
+    ConcernStatus,
+    DeliveryState,
+    LinkKind,
+    Priority,
+    ReminderState,
+    Status,
+)
 from ombud.validation import CleanText, Subject, check_text
 
 ExternalId = Annotated[
@@ -67,6 +76,10 @@ class TicketUpdate(BaseModel):
     assignee_id: Id | None = Field(default=None, description="A user id; null unassigns.")
     team_id: Id | None = Field(default=None, description="A team id; null removes the team.")
     tags: list[TagName] | None = Field(default=None, max_length=50, description="Replaces all tags.")
+    confirm: bool = Field(
+        default=False,
+        description="Solve or close although concerns are still open (otherwise 409 open_concerns).",
+    )
 
 
 class AttachmentPublic(BaseModel):
@@ -146,3 +159,131 @@ class TicketFilters(BaseModel):
     tag: str | None = None
     channel: Channel | None = None
     q: str | None = None
+
+
+# -- tracking: concerns, links, merges, splits, reminders ---------------------------------------------------
+ConcernText = Annotated[CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+IntentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Reference = Annotated[CleanText, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class ConcernCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: ConcernText
+    intent: IntentName | None = None
+    owner_id: Id | None = Field(default=None, description="A staff user who owns the concern.")
+    message_id: Id | None = Field(default=None, description="A message of the ticket the concern came from.")
+
+
+class ConcernUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: ConcernText | None = None
+    intent: IntentName | None = None
+    status: ConcernStatus | None = None
+    owner_id: Id | None = Field(default=None, description="A staff user; null removes the owner.")
+    article_id: Id | None = Field(default=None, description="A knowledge article; null removes it.")
+    resolution_ref: Reference | None = Field(
+        default=None, description="A resolution id or a free reference (RMA 4411); null or '' removes it."
+    )
+
+
+class ConcernPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    ticket_id: int
+    text: str
+    intent: str | None
+    status: ConcernStatus
+    source: str = Field(description="triage (found in a customer message) or agent (added by hand).")
+    owner_id: int | None
+    article_id: int | None
+    resolution_ref: str | None
+    message_ids: list[int] = Field(default_factory=list, description="The messages it came from.")
+    created_by_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+class LinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["duplicate_of", "related_to", "caused_by"] = Field(
+        description="This ticket is a duplicate of / related to / caused by the other."
+    )
+    ticket_id: Id = Field(description="The other ticket.")
+
+
+class LinkPublic(BaseModel):
+    id: int
+    kind: LinkKind
+    direction: Literal["outgoing", "incoming"] = Field(
+        description="outgoing: this ticket is <kind> the other; incoming: the other is <kind> this one."
+    )
+    label: str = Field(description="How the link reads from this ticket: 'Duplicate of', 'Has duplicate'...")
+    ticket_id: int = Field(description="The other ticket.")
+    subject: str
+    status: Status
+    created_by_id: int | None
+    created_at: dt.datetime
+
+
+class MergeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_id: Id = Field(description="The ticket this one is merged into.")
+
+
+class MergePublic(BaseModel):
+    id: int
+    source_id: int
+    target_id: int
+    same_customer: bool
+    moved_messages: int
+    moved_concerns: int
+    added_tags: list[str]
+    merged_by_id: int | None
+    created_at: dt.datetime
+    undone_at: dt.datetime | None
+    undone_by_id: int | None
+
+
+class SplitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: Id | None = Field(default=None, description="Move this message to a new ticket...")
+    concern_id: Id | None = Field(default=None, description="...or open a new ticket for this concern.")
+    subject: Subject | None = Field(default=None, description="Default: taken from the message or concern.")
+
+
+class ReminderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_at: dt.datetime = Field(description="When, with a time zone (ISO 8601).")
+    note: Annotated[CleanText, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    user_id: Id | None = Field(default=None, description="Whom to remind; default: the caller.")
+
+
+class ReminderSnooze(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_at: dt.datetime | None = Field(default=None, description="The new time...")
+    minutes: Annotated[int, Field(ge=1, le=60 * 24 * 365)] | None = Field(
+        default=None, description="...or this many minutes from now."
+    )
+
+
+class ReminderPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    ticket_id: int
+    user_id: int
+    created_by_id: int | None
+    due_at: dt.datetime
+    note: str
+    state: ReminderState
+    message_id: int | None = Field(description="The internal note posted when it came due.")
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ombud.accounts import service as accounts
-from ombud.accounts.schemas import Principal
+from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
 from ombud.customers import service as customers
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -25,10 +26,12 @@ from ombud.storage.base import utcnow
 from ombud.storage.queue import defer
 from ombud.tickets import inbox, priority
 from ombud.tickets.models import (
+    OPEN_CONCERN_STATUSES,
     Attachment,
     AttachmentBlob,
     AuthorType,
     Channel,
+    Concern,
     DeliveryState,
     Message,
     Priority,
@@ -230,20 +233,16 @@ def open_ticket(
     keeps an auto-reply out of triage.
     """
     now = utcnow()
-    ticket = Ticket(
-        subject=subject[:500] or "(no subject)",
+    ticket = _insert_ticket(
+        session=session,
+        subject=subject,
         status=Status.new,
         priority=Priority.normal,
         channel=channel,
         customer_id=customer_id,
         follow_up_of_id=follow_up_of_id,
         created_at=now,
-        updated_at=now,
     )
-    priority.refresh(ticket=ticket)
-    ticket.tags = []
-    session.add(ticket)
-    session.flush()
     message = _add_message(
         session=session,
         ticket=ticket,
@@ -308,6 +307,7 @@ def update_ticket(*, session: Session, ticket: Ticket, changes: TicketUpdate, ac
     if not actor.can_serve:
         raise Forbidden("your role may not change tickets", code="role_forbidden")
     fields = changes.model_dump(exclude_unset=True)
+    confirmed = bool(fields.pop("confirm", False))
     if not fields:
         return ticket
     if ticket.status == Status.closed:
@@ -315,6 +315,9 @@ def update_ticket(*, session: Session, ticket: Ticket, changes: TicketUpdate, ac
             f"ticket {ticket.id} is closed and cannot change; open a new ticket instead",
             code="ticket_closed",
         )
+    left_open: list[Concern] = []
+    if ticket.is_open and fields.get("status") in (Status.solved, Status.closed):
+        left_open = _check_open_concerns(session=session, ticket=ticket, actor=actor, confirmed=confirmed)
     before = _snapshot(ticket)
     for name in ("subject", "status", "priority"):
         if fields.get(name) is None and name in fields:
@@ -348,7 +351,108 @@ def update_ticket(*, session: Session, ticket: Ticket, changes: TicketUpdate, ac
             before={key: before[key] for key in sorted(changed)},
             after={key: after[key] for key in sorted(changed)},
         )
+    if left_open and not ticket.is_open:
+        # Reports count the concerns a ticket was solved without; they stay open (see docs/tracking.md).
+        audit.record(
+            session=session,
+            actor=actor,
+            action="ticket.solved_with_open_concerns",
+            entity_type="ticket",
+            entity_id=ticket.id,
+            customer_id=ticket.customer_id,
+            ticket_id=ticket.id,
+            after={"status": ticket.status.value, "concern_ids": [c.id for c in left_open]},
+        )
     return ticket
+
+
+def open_concerns(*, session: Session, ticket_id: int) -> Sequence[Concern]:
+    """Return the ticket's concerns that still need work (open or in progress), oldest first."""
+    return session.scalars(
+        select(Concern)
+        .where(Concern.ticket_id == ticket_id, Concern.status.in_(OPEN_CONCERN_STATUSES))
+        .order_by(Concern.id)
+    ).all()
+
+
+def _check_open_concerns(
+    *, session: Session, ticket: Ticket, actor: Principal, confirmed: bool
+) -> list[Concern]:
+    """Return the open concerns a solve leaves open; raise Conflict when a person has not confirmed it.
+
+    Automations (the system) are not asked: their rule is the confirmation.
+    """
+    left = list(open_concerns(session=session, ticket_id=ticket.id))
+    if left and not confirmed and actor.kind != "system":
+        listed = "; ".join(f"#{c.id} {c.text[:80]!r}" for c in left[:5])
+        raise Conflict(
+            f"ticket {ticket.id} has {len(left)} open concern(s): {listed}. Resolve them, or solve anyway "
+            "with confirm: true",
+            code="open_concerns",
+            details={
+                "concerns": [
+                    {"id": c.id, "text": c.text, "intent": c.intent, "status": c.status.value} for c in left
+                ]
+            },
+        )
+    return left
+
+
+def start_ticket(
+    *,
+    session: Session,
+    customer_id: int,
+    subject: str,
+    channel: Channel,
+    ticket_priority: Priority,
+    team_id: int | None,
+    actor: Principal,
+) -> Ticket:
+    """Create an open ticket with no message yet (a split moves one into it) and record its creation."""
+    ticket = _insert_ticket(
+        session=session,
+        subject=subject,
+        status=Status.open,
+        priority=ticket_priority,
+        channel=channel,
+        customer_id=customer_id,
+        team_id=team_id,
+        created_at=utcnow(),
+    )
+    _record_created(session=session, actor=actor, ticket=ticket)
+    return ticket
+
+
+def _insert_ticket(*, session: Session, subject: str, created_at: dt.datetime, **fields: Any) -> Ticket:
+    """Insert a ticket without tags, ranked for the inbox; return it with its id."""
+    ticket = Ticket(
+        subject=subject[:500] or "(no subject)", created_at=created_at, updated_at=created_at, **fields
+    )
+    priority.refresh(ticket=ticket)
+    ticket.tags = []
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def add_system_note(*, session: Session, ticket: Ticket, body: str) -> Message:
+    """Add an internal note written by ombud itself (a reminder that came due); @handles in it become
+    mentions. Works on closed tickets too: the note is for staff only."""
+    message = _append(
+        session=session,
+        ticket=ticket,
+        actor=SYSTEM,
+        author_type=AuthorType.system,
+        body=body,
+        body_html=None,
+        internal=True,
+        attachments=(),
+        channel_meta={},
+        triage=False,
+        reopen=False,
+    )
+    inbox.record_mentions(session=session, message=message)
+    return message
 
 
 def _apply_assignment(*, session: Session, ticket: Ticket, fields: dict[str, Any]) -> None:

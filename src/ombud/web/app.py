@@ -16,8 +16,29 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ombud import __version__
 from ombud.runtime import Runtime
 from ombud.storage.queue import EmbeddedWorker
-from ombud.web import chat, errors, pages, portal, workspace
+from ombud.web import (
+    chat,
+    errors,
+    pages,
+    portal,
+    workspace,
+    workspace_automations,
+    workspace_reports,
+    workspace_resolutions,
+    workspace_routing,
+    workspace_sla,
+    workspace_tracking,
+)
+from ombud.web import surveys as survey_pages
 from ombud.web.api import assist, calls, channels, customers, forms, knowledge, misc, social, tickets, triage
+from ombud.web.api import automations as automations_api
+from ombud.web.api import reports as reports_api
+from ombud.web.api import resolutions as resolutions_api
+from ombud.web.api import routing as routing_api
+from ombud.web.api import sla as sla_api
+from ombud.web.api import surveys as surveys_api
+from ombud.web.api import tracking as tracking_api
+from ombud.web.api import webhooks as webhooks_api
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -29,6 +50,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything per process is read from app.state, never captured here: an app can be pointed at
+        # another runtime (the tests build the routes once and give each test its own database).
+        runtime: Runtime = app.state.runtime
         worker = None
         if run_worker:
             # Load the triage models beside start-up, so neither start-up nor the first job waits for them.
@@ -64,12 +88,23 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     workspace.install(app)
-    app.add_middleware(BodyLimit, max_bytes=_max_request_bytes(runtime))
+    app.add_middleware(BodyLimit)
     app.add_middleware(ChatCors)
 
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Mount the JSON API under /api/v1, then the pages (public, portal, survey, workspace)."""
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(misc.router)
     api.include_router(tickets.router)
+    api.include_router(sla_api.router)
+    api.include_router(sla_api.ticket_router)
+    api.include_router(routing_api.router)
+    api.include_router(tracking_api.router)
     api.include_router(customers.router)
     api.include_router(customers.merge_router)
     api.include_router(triage.router)
@@ -79,14 +114,24 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     api.include_router(forms.router)
     api.include_router(knowledge.router)
     api.include_router(assist.router)
+    api.include_router(resolutions_api.router)
+    api.include_router(reports_api.router)
+    api.include_router(surveys_api.router)
+    api.include_router(automations_api.router)
+    api.include_router(webhooks_api.router)
     api.include_router(chat.agent_router)
     app.include_router(api)
     app.include_router(chat.visitor_router)
     app.include_router(pages.router)
     app.include_router(portal.router)
+    app.include_router(survey_pages.router)
     app.include_router(workspace.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+    app.include_router(workspace_routing.router)
+    app.include_router(workspace_sla.router)
+    app.include_router(workspace_automations.router)
+    app.include_router(workspace_reports.router)
+    app.include_router(workspace_tracking.router)
+    app.include_router(workspace_resolutions.router)
 
 
 def _max_request_bytes(runtime: Runtime) -> int:
@@ -98,21 +143,21 @@ def _max_request_bytes(runtime: Runtime) -> int:
 class BodyLimit:
     """Refuse a request whose declared body is over the limit before reading any of it (413)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            limit = _max_request_bytes(scope["app"].state.runtime)
             for name, value in scope["headers"]:
                 if name == b"content-length":
-                    if not value.isdigit() or int(value) > self.max_bytes:
+                    if not value.isdigit() or int(value) > limit:
                         request = Request(scope)
                         response = errors.error_response(
                             request,
                             413,
                             "payload_too_large",
-                            f"the request body is over the limit of {self.max_bytes} bytes",
+                            f"the request body is over the limit of {limit} bytes",
                         )
                         await response(scope, receive, send)
                         return

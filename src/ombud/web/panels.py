@@ -14,6 +14,14 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import Principal
 from ombud.tickets.models import Ticket
+from ombud.web import (
+    automations_views,
+    reports_views,
+    resolutions_views,
+    routing_views,
+    sla_views,
+    tracking_views,
+)
 
 
 class PanelContext(Protocol):
@@ -28,7 +36,21 @@ class TicketPanel:
 
 
 # In the order they appear, below the ticket's properties.
-TICKET_PANELS: list[TicketPanel] = []
+TICKET_PANELS: list[TicketPanel] = [
+    # Concerns first: what the customer asked, before what was done about it.
+    TicketPanel("concerns", "workspace/panels/concerns.html", tracking_views.concerns_panel),
+]
+TICKET_PANELS.append(TicketPanel("resolutions", "workspace/panels/resolutions.html", resolutions_views.panel))
+TICKET_PANELS.append(TicketPanel("links", "workspace/panels/links.html", tracking_views.links_panel))
+TICKET_PANELS.append(
+    TicketPanel("reminders", "workspace/panels/reminders.html", tracking_views.reminders_panel)
+)
+TICKET_PANELS.append(TicketPanel("routing", "workspace/routing-panel.html", routing_views.panel_context))
+TICKET_PANELS.append(TicketPanel("sla", "workspace/panels/sla.html", sla_views.panel))
+TICKET_PANELS.append(
+    TicketPanel("satisfaction", "workspace/panels/satisfaction.html", reports_views.satisfaction_panel)
+)
+TICKET_PANELS.append(TicketPanel("automations", "workspace/automation-panel.html", automations_views.panel))
 
 
 def render_context(

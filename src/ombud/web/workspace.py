@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 
 from ombud.accounts import sessions
-from ombud.errors import Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
+from ombud.errors import Conflict, Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
 from ombud.tickets import inbox
 from ombud.tickets import service as tickets
 from ombud.tickets.models import Channel, Priority
@@ -231,7 +231,17 @@ def inbox_bulk(
     changes = views.bulk_changes(action, agent.id)
     for ticket_id in ticket_ids:
         ticket = tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
-        tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
+        try:
+            tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
+        except Conflict as error:
+            if error.code != "open_concerns":
+                raise
+            raise Conflict(
+                f"nothing was changed: ticket #{ticket_id} still has open concerns. Resolve them on its "
+                'page, or choose "Status: solved, open concerns too"',
+                code="open_concerns",
+                details={"ticket_id": ticket_id, **(error.details or {})},
+            ) from None
     session.commit()
     return RedirectResponse(_safe_next(back), status_code=303)
 
@@ -326,10 +336,17 @@ def reply(
     changes = views.after_reply_changes(
         session=session, principal=agent.principal, ticket=ticket, then=then, macro_id=macro_id
     )
-    if changes is not None:
-        tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
-    session.commit()
     notice = "note" if kind == "note" else "sent"
+    if changes is not None:
+        try:
+            tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
+        except Conflict as error:
+            if error.code != "open_concerns":
+                raise
+            # The check comes before any change: the reply stands, the ticket stays open, and the page
+            # shows the open concerns with "Solve anyway".
+            notice = "sent_concerns_open" if kind == "reply" else "note_concerns_open"
+    session.commit()
     return RedirectResponse(f"/agent/tickets/{ticket_id}?view={back}&notice={notice}", status_code=303)
 
 
@@ -350,7 +367,13 @@ def update(
     back = inbox.parse_view(view).value
     ticket = tickets.access_ticket(session=session, principal=agent.principal, ticket_id=ticket_id)
     changes = views.ticket_changes(status=status, priority=priority, assignee=assignee, me=agent.id)
-    tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
+    try:
+        tickets.update_ticket(session=session, ticket=ticket, changes=changes, actor=agent.principal)
+    except Conflict as error:
+        if error.code != "open_concerns":
+            raise
+        # Checked before any change: nothing was applied; the page lists the concerns and Solve anyway.
+        return RedirectResponse(f"/agent/tickets/{ticket_id}?view={back}&notice=concerns_open", 303)
     session.commit()
     return RedirectResponse(f"/agent/tickets/{ticket_id}?view={back}&notice=updated", status_code=303)
 

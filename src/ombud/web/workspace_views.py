@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 NOTICES = {
     "sent": "Reply sent. It goes out on the customer's channel in a moment.",
     "note": "Internal note added.",
+    "sent_concerns_open": "Reply sent, but the ticket is not solved: concerns are still open. Resolve them "
+    "below, or choose Solve anyway.",
+    "concerns_open": "Nothing was changed: the ticket still has open concerns. Resolve them below, or choose "
+    "Solve anyway.",
+    "note_concerns_open": "Note added, but the ticket is not solved: concerns are still open. Resolve them "
+    "below, or choose Solve anyway.",
     "updated": "Ticket updated.",
     "corrected": "Thank you: the correction is recorded and trains the next model.",
 }
@@ -209,6 +215,8 @@ def bulk_changes(action: str, me_id: int) -> TicketUpdate:
         return TicketUpdate(assignee_id=None)
     kind, _, value = action.partition(":")
     try:
+        if kind == "status" and value == "solved!":
+            return TicketUpdate(status=Status.solved, confirm=True)  # their open concerns stay open
         if kind == "status":
             return TicketUpdate(status=Status(value))
         if kind == "priority":

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("errors", JSON, nullable=True),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
     )
     op.create_index("ix_events_ticket_id_id", "events", ["ticket_id", "id"], unique=False)
@@ -47,6 +48,14 @@ def upgrade() -> None:
         sqlite_where=sa.text("dispatched_at IS NULL"),
         postgresql_where=sa.text("dispatched_at IS NULL"),
     )
+    op.create_index(
+        "ix_events_retry_at",
+        "events",
+        ["retry_at"],
+        unique=False,
+        sqlite_where=sa.text("retry_at IS NOT NULL"),
+        postgresql_where=sa.text("retry_at IS NOT NULL"),
+    )
     # Events from before this revision were never published: the outbox starts empty.
     op.add_column(
         "customers",
@@ -57,6 +66,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("tier")
+    op.drop_index("ix_events_retry_at", table_name="events")
     op.drop_index("ix_events_undispatched", table_name="events")
     op.drop_index("ix_events_ticket_id_id", table_name="events")
     op.drop_table("events")

@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed HTTP callouts of events to other systems, delivered by jobs with retries."""
