@@ -293,11 +293,7 @@ def move_rule(
     """Move a rule one place up or down in the order rules run."""
     agent.check_form(request, csrf_token)
     ids = [r.id for r in automations.list_rules(session=session, principal=agent.principal)]
-    if rule_id in ids:
-        at = ids.index(rule_id)
-        other = at - 1 if direction == "up" else at + 1
-        if 0 <= other < len(ids):
-            ids[at], ids[other] = ids[other], ids[at]
+    ids = views.moved(ids, rule_id, direction)
     automations.reorder(session=session, principal=agent.principal, ids=ids)
     session.commit()
     return RedirectResponse("/agent/automations", status_code=303)

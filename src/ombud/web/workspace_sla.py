@@ -180,11 +180,7 @@ def move_policy(
     """Check a policy one place earlier (up) or later (down)."""
     agent.check_form(request, csrf_token)
     ids = [p.id for p in sla.list_policies(session=session, actor=agent.principal)]
-    if policy_id in ids:
-        index = ids.index(policy_id)
-        other = index - 1 if direction == "up" else index + 1
-        if 0 <= other < len(ids):
-            ids[index], ids[other] = ids[other], ids[index]
+    ids = workspace_views.moved(ids, policy_id, direction)
     sla.reorder_policies(session=session, policy_ids=ids, actor=agent.principal)
     session.commit()
     return _done("policy_moved")

@@ -208,6 +208,17 @@ def _order_number(*, session: Session, ticket: Ticket) -> str:
 
 
 # -- form values to service inputs -------------------------------------------------------------------------
+def moved(ids: list[int], item_id: int, direction: str) -> list[int]:
+    """Return ``ids`` with ``item_id`` one place earlier ("up") or later (anything else), where it can go."""
+    order = list(ids)
+    if item_id in order:
+        at = order.index(item_id)
+        other = at - 1 if direction == "up" else at + 1
+        if 0 <= other < len(order):
+            order[at], order[other] = order[other], order[at]
+    return order
+
+
 def bulk_changes(action: str, me_id: int) -> TicketUpdate:
     if action == "assign_me":
         return TicketUpdate(assignee_id=me_id)
