@@ -30,7 +30,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected, not a failure
+	$(BIN)/pytest -q -n auto || [ $$? -eq 5 ]  # one process per core; 5 = no tests collected, not a failure
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_core.py

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from ombud.accounts import service as accounts
 from ombud.accounts.models import Role
@@ -87,21 +88,46 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+_TRUNCATE_ENGINES: dict[str, Engine] = {}
+
+
 def _truncate_all(url: str) -> None:
-    engine = create_engine(url)
+    """Empty every table and restart every sequence, touching only what the last test used: a TRUNCATE of
+    all ~90 tables costs about half a second per test; most tests write to a handful."""
+    engine = _TRUNCATE_ENGINES.get(url)
+    if engine is None:
+        engine = _TRUNCATE_ENGINES[url] = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         tables = (
             conn.execute(
                 text(
                     "SELECT tablename FROM pg_tables "
-                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY tablename"
                 )
             )
             .scalars()
             .all()
         )
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        quoted = {name: '"' + name.replace('"', '""') + '"' for name in tables}
+        probe = " UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {quoted[name]})" for name in tables
+        )
+        used = conn.execute(text(probe)).scalars().all()
+        if used:
+            conn.execute(text(f"TRUNCATE {', '.join(quoted[name] for name in used)} CASCADE"))
+        # Rows inserted and deleted again leave a table empty but its sequence moved on.
+        sequences = (
+            conn.execute(
+                text(
+                    "SELECT sequencename FROM pg_sequences "
+                    "WHERE schemaname = 'public' AND last_value IS NOT NULL"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for name in sequences:
+            conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
 
 
 @pytest.fixture(params=BACKENDS)
