@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ombud import demo_workflow
+from ombud import demo_advocacy, demo_workflow
 from ombud.accounts import service as accounts
 from ombud.accounts import sessions
 from ombud.accounts.models import Role
@@ -437,12 +437,15 @@ def load_demo(*, session: Session) -> bool:
             ),
         )
         _backdate(session=session, ticket=ticket, hours=AGES_HOURS[position % len(AGES_HOURS)])
-    _load_systemic(session=session, team_id=support.id)
+    systemic = _load_systemic(session=session, team_id=support.id)
     _load_purchases_and_neighbours(session=session, agent=agent)
     lead = Principal(kind="user", id=users["lead"].id, role=Role.lead)
     for name, body, actions in MACROS:
         inbox.save_macro(session=session, principal=lead, name=name, body=body, actions=dict(actions))
     _customers_since_their_first_contact(session=session)
+    demo_advocacy.load_advocacy(
+        session=session, advocate=users["advocate"], lead=users["lead"], systemic_ticket_ids=systemic
+    )
     return True
 
 
@@ -488,7 +491,9 @@ def _customers_since_their_first_contact(*, session: Session) -> None:
     session.flush()
 
 
-def _load_systemic(*, session: Session, team_id: int) -> None:
+def _load_systemic(*, session: Session, team_id: int) -> list[int]:
+    """Load the tickets of one problem many customers share; return their ids."""
+    ids = []
     for hours, (ref, channel, subject, body) in zip((20.0, 9.0, 4.0, 0.8), SYSTEMIC, strict=True):
         ticket, _ = tickets.create_ticket(
             session=session,
@@ -500,6 +505,8 @@ def _load_systemic(*, session: Session, team_id: int) -> None:
             session=session, ticket=ticket, actor=SYSTEM, changes=TicketUpdate(team_id=team_id)
         )
         _backdate(session=session, ticket=ticket, hours=hours)
+        ids.append(ticket.id)
+    return ids
 
 
 def _customer_id(session: Session, email: str) -> int:

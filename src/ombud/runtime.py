@@ -6,6 +6,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from ombud.advocacy import alert_jobs as advocacy_alert_jobs
+from ombud.advocacy import case_jobs as advocacy_case_jobs
+from ombud.advocacy import digest as advocacy_digest
+from ombud.advocacy import jobs as advocacy_jobs
 from ombud.automations import engine as automations
 from ombud.automations import jobs as automations_jobs
 from ombud.channels import jobs as channels_jobs
@@ -99,6 +103,15 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     # Automation rules (event and time based) act on tickets as the system, after routing has assigned.
     consumers.append(NamedConsumer("automations", functools.partial(automations.handle_event, limits=limits)))
     automations_jobs.register(queue, limits)
+    # Every new concern joins an advocacy theme (a job embeds it outside the write lock; the embedder is
+    # passed here so tests and benchmarks can give another).
+    advocacy_jobs.register(
+        queue,
+        consumers,
+        database=database,
+        embedder=shared_minilm(),
+        recluster_hours=settings.advocacy_recluster_hours,
+    )
     # Surveys after a solve; reports count what the other consumers decided, so they stay LAST among the
     # workflow consumers (append others above this line), followed only by outbound webhooks.
     reports_jobs.register(
@@ -116,6 +129,22 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
             retry_seconds=settings.webhook_retry_seconds,
         ),
     )
+    # Advocacy cases after the webhooks: tickets join open cases as their concerns are themed, and a
+    # department's tracker endpoint gets its cases' events that its subscriptions did not already give it.
+    advocacy_case_jobs.register(queue, verify_days=settings.advocacy_verify_days)
+    advocacy_case_jobs.register_consumers(consumers, base_url=settings.base_url)
+    # The weekly digest per department (a schedule row per department, found by the sweep).
+    advocacy_digest.register(
+        queue,
+        database=database,
+        channels=channels,
+        email=email,
+        base_url=settings.base_url,
+        weekday=settings.advocacy_digest_weekday,
+        hour=settings.advocacy_digest_hour,
+    )
+    # A spike alert just opened is emailed to the owning department's notify_email.
+    advocacy_alert_jobs.register(queue, database=database, channels=channels, base_url=settings.base_url)
     return Runtime(
         settings=settings,
         database=database,

@@ -197,6 +197,29 @@ class Settings(BaseSettings):
         le=3600,
         description="Wait before a webhook's first retry; each later retry waits twice as long (up to 6 h).",
     )
+    advocacy_recluster_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 31,
+        description="Hours between re-clusterings of all advocacy themes (online assignment keeps them "
+        "current in between; `ombud advocacy recluster` runs one now).",
+    )
+    advocacy_verify_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days after an advocacy case's customers were told before ombud checks that its theme "
+        "stopped growing (verified) or alerts that it is still growing.",
+    )
+    advocacy_digest_weekday: int = Field(
+        default=0,
+        ge=0,
+        le=6,
+        description="Weekday the weekly advocacy digest goes to each department (0 Monday, 6 Sunday; UTC).",
+    )
+    advocacy_digest_hour: int = Field(
+        default=7, ge=0, le=23, description="Hour (UTC) on that weekday the weekly advocacy digest goes out."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -49,3 +49,20 @@ def test_the_demo_shows_the_workspace_at_work(client: TestClient, runtime: Runti
     solved = client.get("/agent/inbox?view=solved").text
     sam = client.get(f"/agent/tickets/{_ticket_id(solved, 'Wifi drops in the bedroom')}?view=solved").text
     assert "Might also help" in sam and "Mesh Extender" in sam
+    # The AirBrew 2 reports are an advocacy case with engineering: agents see it and what to tell meanwhile.
+    airbrew = client.get(f"/agent/tickets/{_ticket_id(inbox, 'AirBrew 2 app logs me out')}?view=all").text
+    assert "Known problem" in airbrew and "App and firmware" in airbrew
+    assert "hold the" in airbrew and "clock button" in airbrew
+
+
+def test_the_demo_advocate_sees_the_case_board(client: TestClient, runtime: Runtime) -> None:
+    with runtime.database.session() as session:
+        assert load_demo(session=session)
+        session.commit()
+    _sign_in(client, "advocate@demo.ombud.test")
+    assert client.get("/agent/advocacy").status_code == 200
+    board = client.get("/agent/advocacy/cases").text
+    assert "AirBrew 2 app update logs customers out" in board
+    departments = client.get("/agent/advocacy/departments").text
+    for name in ("App and firmware", "Billing", "Logistics", "Returns and warranty policy"):
+        assert name in departments

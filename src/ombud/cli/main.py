@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ombud.cli.advocacy import advocacy as advocacy_group
 from ombud.cli.common import _settings, database_option, friendly
 from ombud.cli.email import email as email_group
 from ombud.cli.kb import kb as kb_group
@@ -338,3 +339,4 @@ main.add_command(email_group)
 main.add_command(kb_group)
 main.add_command(policy_group)
 main.add_command(report_group)
+main.add_command(advocacy_group)

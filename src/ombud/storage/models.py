@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ombud.accounts import models as accounts_models
+from ombud.advocacy import models as advocacy_models
 from ombud.assist import models as assist_models
 from ombud.audit import models as audit_models
 from ombud.automations import models as automations_models
@@ -24,6 +25,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "advocacy_models",
     "assist_models",
     "audit_models",
     "automations_models",

@@ -31,26 +31,24 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
-from ombud.channels.models import Quarantined
 from ombud.customers import service as customers
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ombud.events.service import EventRecord
 from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
 from ombud.storage.db import race_savepoint
 from ombud.storage.queue import defer, defer_in
-from ombud.tickets import ratings
+from ombud.tickets import contact, ratings
 from ombud.tickets import service as tickets
 from ombud.tickets.models import AuthorType, Channel, Message, Status, Ticket
 from ombud.tickets.schemas import MessageCreate
-from ombud.triage import service as triage
 
 SEND_JOB = "surveys.send"
 MAX_ATTEMPTS = 6
 FIRST_RETRY = dt.timedelta(minutes=1)
 MAX_RETRY = dt.timedelta(hours=2)
 # Quarantine reasons that mark a sender as a source of junk, not a customer to ask for feedback.
-SPAM_REASONS = ("flood", "honeypot", "mail_loop")
-SPAM_MEMORY = dt.timedelta(days=90)
+SPAM_REASONS = contact.SPAM_REASONS
+SPAM_MEMORY = contact.SPAM_MEMORY
 LINK_CHANNELS = {
     Channel.email: "email",
     Channel.web: "email",
@@ -366,7 +364,7 @@ def plan_send(  # noqa: PLR0911 (one return per way a survey can end)
     link = f"{base_url.rstrip('/')}/survey/{token}"
     fill = {"ticket": str(ticket.id), "subject": ticket.subject}
     if via == "message":
-        body = f"{_fill(words.intro, fill)}\n{_fill(words.question, fill)} {link}"
+        body = f"{contact.fill(words.intro, fill)}\n{contact.fill(words.question, fill)} {link}"
         return Plan(
             survey_id=survey_id, via=via, language=language, token=token, chat_text=body, with_nps=config.nps
         )
@@ -385,61 +383,31 @@ def plan_send(  # noqa: PLR0911 (one return per way a survey can end)
     )
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
-
-
 def _why_not(session: Session, ticket: Ticket) -> str:
     """Return why this ticket's customer must not be surveyed ("" when they may be)."""
     customer = customers.access_customer(session=session, principal=SYSTEM, customer_id=ticket.customer_id)
     prefs = customer.preferences or {}
     if prefs.get("surveys") is False or prefs.get("no_surveys") is True:
         return "opted_out"
-    messages = session.execute(
-        select(Message.id, Message.author_type, Message.channel_meta).where(
-            Message.ticket_id == ticket.id, Message.internal.is_(False)
+    agents = session.scalar(
+        select(Message.id)
+        .where(
+            Message.ticket_id == ticket.id,
+            Message.internal.is_(False),
+            Message.author_type == AuthorType.agent,
         )
-    ).all()
-    if not any(row.author_type is AuthorType.agent for row in messages):
+        .limit(1)
+    )
+    if agents is None:
         return "nothing_to_rate"
-    mine = [row for row in messages if row.author_type is AuthorType.customer]
-    results = triage.results_for(session=session, message_ids=[row.id for row in mine])
-    if any(result.get("abusive") for result in results.values()):
-        return "abusive"
-    if mine and (mine[-1].channel_meta or {}).get("auto_reply"):
-        return "auto_reply"
-    addresses = customers.identity_values(session=session, customer_id=ticket.customer_id, kind="email")
-    if addresses:
-        junk = session.scalar(
-            select(Quarantined.id)
-            .where(
-                Quarantined.sender.in_(addresses),
-                Quarantined.reason_code.in_(SPAM_REASONS),
-                Quarantined.created_at >= utcnow() - SPAM_MEMORY,
-            )
-            .limit(1)
-        )
-        if junk is not None:
-            return "spam_sender"
-    return ""
+    return contact.blocked_reason(session=session, customer_id=ticket.customer_id, ticket_ids=[ticket.id])
 
 
 def _language(session: Session, ticket: Ticket, config: SurveyConfig) -> str:
     """The language of the customer's latest triaged message with wording for it, else the default."""
-    ids = session.scalars(
-        select(Message.id)
-        .where(Message.ticket_id == ticket.id, Message.author_type == AuthorType.customer)
-        .order_by(Message.id.desc())
-        .limit(5)
-    ).all()
-    results = triage.results_for(session=session, message_ids=list(ids))
-    for message_id in ids:
-        language = str((results.get(message_id) or {}).get("language") or "")
-        if language in config.wording:
-            return language
-    return config.default_language
+    return contact.language_of(
+        session=session, ticket_ids=[ticket.id], known=config.wording, default=config.default_language
+    )
 
 
 def _email_address(session: Session, ticket: Ticket) -> str:
@@ -468,14 +436,14 @@ def _compose(
     mail = EmailMessage()
     mail["From"] = email.utils.formataddr((name, address))
     mail["To"] = to
-    mail["Subject"] = _fill(words.subject, fill)
+    mail["Subject"] = contact.fill(words.subject, fill)
     mail["Date"] = email.utils.format_datetime(utcnow())
     mail["Message-ID"] = email.utils.make_msgid(domain=address.rpartition("@")[2] or "ombud.localhost")
     # RFC 3834: out-of-office robots must not answer it (their answer would become a ticket).
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Ombud-Ticket"] = str(ticket_id)
     mail["X-Ombud-Survey"] = "csat"
-    intro, question = _fill(words.intro, fill), _fill(words.question, fill)
+    intro, question = contact.fill(words.intro, fill), contact.fill(words.question, fill)
     scale = "\n".join(f"  {score}: {link}?score={score}" for score in range(5, 0, -1))
     mail.set_content(f"{intro}\n\n{question}\n\n{scale}\n\n{link}\n")
     # One element a line: SMTP refuses lines over 998 octets.

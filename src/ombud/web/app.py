@@ -22,14 +22,20 @@ from ombud.web import (
     pages,
     portal,
     workspace,
+    workspace_advocacy,
     workspace_automations,
+    workspace_cases,
     workspace_reports,
     workspace_resolutions,
     workspace_routing,
     workspace_sla,
+    workspace_themes,
     workspace_tracking,
 )
 from ombud.web import surveys as survey_pages
+from ombud.web.api import advocacy_cases as advocacy_cases_api
+from ombud.web.api import advocacy_insights as advocacy_insights_api
+from ombud.web.api import advocacy_themes as advocacy_themes_api
 from ombud.web.api import assist, calls, channels, customers, forms, knowledge, misc, social, tickets, triage
 from ombud.web.api import automations as automations_api
 from ombud.web.api import reports as reports_api
@@ -119,6 +125,10 @@ def _include_routers(app: FastAPI) -> None:
     api.include_router(surveys_api.router)
     api.include_router(automations_api.router)
     api.include_router(webhooks_api.router)
+    api.include_router(advocacy_cases_api.router)
+    api.include_router(advocacy_cases_api.ticket_router)
+    api.include_router(advocacy_themes_api.router)
+    api.include_router(advocacy_insights_api.router)
     api.include_router(chat.agent_router)
     app.include_router(api)
     app.include_router(chat.visitor_router)
@@ -132,6 +142,9 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(workspace_reports.router)
     app.include_router(workspace_tracking.router)
     app.include_router(workspace_resolutions.router)
+    app.include_router(workspace_cases.router)
+    app.include_router(workspace_advocacy.router)
+    app.include_router(workspace_themes.router)
 
 
 def _max_request_bytes(runtime: Runtime) -> int:

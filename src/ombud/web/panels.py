@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts.schemas import Principal
 from ombud.tickets.models import Ticket
 from ombud.web import (
+    advocacy_case_views,
     automations_views,
     reports_views,
     resolutions_views,
@@ -40,6 +41,8 @@ TICKET_PANELS: list[TicketPanel] = [
     # Concerns first: what the customer asked, before what was done about it.
     TicketPanel("concerns", "workspace/panels/concerns.html", tracking_views.concerns_panel),
 ]
+# A known problem (an open advocacy case) and its workaround, right after what the customer asked.
+TICKET_PANELS.append(TicketPanel("advocacy", "workspace/panels/advocacy.html", advocacy_case_views.panel))
 TICKET_PANELS.append(TicketPanel("resolutions", "workspace/panels/resolutions.html", resolutions_views.panel))
 TICKET_PANELS.append(TicketPanel("links", "workspace/panels/links.html", tracking_views.links_panel))
 TICKET_PANELS.append(

@@ -258,7 +258,16 @@ def handle_event(*, session: Session, event: EventRecord) -> None:
         return
     if session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.event_id == event.id).limit(1)):
         return  # recorded before a crash stopped the dispatch from being marked
-    payload = {
+    payload = event_payload(session=session, event=event)
+    for endpoint in endpoints:
+        _deliver(session, endpoint, event, payload)
+
+
+def event_payload(
+    *, session: Session, event: EventRecord, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the body every endpoint receives for ``event`` (``data`` replaces the event's payload)."""
+    return {
         "event": {
             "id": event.id,
             "kind": event.kind,
@@ -269,20 +278,32 @@ def handle_event(*, session: Session, event: EventRecord) -> None:
             "entity_id": event.entity_id,
             "actor_type": event.actor_type,
             "actor_id": event.actor_id,
-            "data": event.payload,
+            "data": event.payload if data is None else data,
         },
         "ticket": ticket_snapshot(session=session, ticket_id=event.ticket_id) if event.ticket_id else None,
     }
-    for endpoint in endpoints:
-        _new_delivery(
-            session,
-            endpoint,
-            payload,
-            kind=event.kind,
-            event_id=event.id,
-            ticket_id=event.ticket_id,
-            entity=(event.entity_type, event.entity_id),
-        )
+
+
+def deliver_event(
+    *, session: Session, endpoint: WebhookEndpoint, event: EventRecord, data: dict[str, Any] | None = None
+) -> WebhookDelivery:
+    """Record a delivery of ``event`` to ``endpoint`` whatever it subscribed to (for other domains that
+    route their own events, e.g. an advocacy department's tracker); a job sends it after the commit."""
+    return _deliver(session, endpoint, event, event_payload(session=session, event=event, data=data))
+
+
+def _deliver(
+    session: Session, endpoint: WebhookEndpoint, event: EventRecord, payload: dict[str, Any]
+) -> WebhookDelivery:
+    return _new_delivery(
+        session,
+        endpoint,
+        payload,
+        kind=event.kind,
+        event_id=event.id,
+        ticket_id=event.ticket_id,
+        entity=(event.entity_type, event.entity_id),
+    )
 
 
 def _new_delivery(

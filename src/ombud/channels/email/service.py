@@ -374,24 +374,52 @@ class EmailAdapter:
         if refused:
             raise Undeliverable(f"the relay refused {outbound.recipient}: {refused}")
 
-    def send_notice(self, *, to: str, subject: str, text: str) -> None:
-        """Send a plain-text email from the desk's address to ``to`` (a portal sign-in link, not a ticket
-        message); raise Undeliverable without a relay, else what ``send`` raises."""
+    def send_notice(self, *, to: str, subject: str, text: str, html: str | None = None) -> None:
+        """Send an email from the desk's address to ``to`` (a portal sign-in link, a digest: not a ticket
+        message), plain text, with ``html`` as the alternative part when given; raise Undeliverable
+        without a relay, else what ``send`` raises."""
         if not self.config.relay_host:
             raise Undeliverable("no SMTP relay is configured: set OMBUD_SMTP_RELAY to host:port")
-        mail = EmailMessage()
-        mail["From"] = email.utils.formataddr((self.config.display_name, self.config.address))
-        mail["To"] = to
-        mail["Subject"] = subject
-        mail["Date"] = email.utils.format_datetime(utcnow())
-        mail["Message-ID"] = email.utils.make_msgid(domain=self.config.domain)
-        # RFC 3834: out-of-office robots must not answer it (their answer would become a ticket).
-        mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(text)
+        mail = notice_email(
+            sender=(self.config.display_name, self.config.address),
+            to=to,
+            subject=subject,
+            text=text,
+            html=html,
+        )
         # No ticket message stands behind a notice; no message row has id 0.
         self.send(
             Outbound(message_id=0, recipient=to, ref=None, payload=mail.as_bytes(policy=email.policy.SMTP))
         )
+
+
+def notice_email(
+    *,
+    sender: tuple[str, str],
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """Return an automatic email (not a ticket message: a sign-in link, a survey, a digest) from ``sender``
+    (display name, address) to ``to``: plain ``text``, with ``html`` as the alternative part when given,
+    and ``headers`` added; marked Auto-Submitted."""
+    name, address = sender
+    mail = EmailMessage()
+    mail["From"] = email.utils.formataddr((name, address))
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Date"] = email.utils.format_datetime(utcnow())
+    mail["Message-ID"] = email.utils.make_msgid(domain=address.rpartition("@")[2] or "ombud.localhost")
+    # RFC 3834: out-of-office robots must not answer it (their answer would become a ticket).
+    mail["Auto-Submitted"] = "auto-generated"
+    for header, value in (headers or {}).items():
+        mail[header] = value
+    mail.set_content(text)
+    if html is not None:
+        mail.add_alternative(html, subtype="html")
+    return mail
 
 
 def _email_of(*, session: Session, customer_id: int) -> str | None:
