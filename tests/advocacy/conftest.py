@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from ombud.triage.embed import Embedder
+from tests.channels.conftest import Relay, running_relay
 from tests.conftest import Persona, Personas, new_ticket
 
 # Customers who write in, by email; the first one is the shared persona "customer".
@@ -34,6 +36,13 @@ class HashEmbedder(Embedder):
             norm = float(np.linalg.norm(out[row]))
             out[row] = out[row] / norm if norm else out[row]
         return out
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    """The SMTP relay of tests/channels, for the tests that send email (digests, alerts, the loop)."""
+    with running_relay() as found:
+        yield found
 
 
 @pytest.fixture

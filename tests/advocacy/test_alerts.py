@@ -23,7 +23,7 @@ from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from ombud.tickets.models import Mention, Message
 from tests.advocacy.conftest import write_in
-from tests.channels.conftest import Relay, free_port, running_relay
+from tests.channels.conftest import Relay, free_port
 from tests.conftest import Personas, app_for, make_people
 
 BASE = "/api/v1/advocacy"
@@ -232,12 +232,6 @@ NOTIFY = "billing-alerts@northwind.example"
 def _mail_runtime(tmp_path: Path, database_url: str, relay: str | None) -> Runtime:
     settings = Settings(home=tmp_path, database_url=database_url, smtp_relay=relay, public_url=PUBLIC)
     return build_runtime(settings, queue_url="memory://")
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    with running_relay() as found:
-        yield found
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@ really sent through an SMTP relay, the schedule moved on, and failures recorded 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -23,7 +20,7 @@ from ombud.cli.main import main
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from tests.advocacy import insight_builders as b
-from tests.channels.conftest import Relay, free_port
+from tests.channels.conftest import Relay, free_port, serving
 from tests.conftest import Personas, app_for, make_people
 
 SUPPORT = "support@northwind.example"
@@ -41,22 +38,9 @@ class PickyRelay(Relay):
         return "250 OK"
 
 
-@contextlib.contextmanager
-def _relay() -> Iterator[PickyRelay]:
-    found = PickyRelay(port=free_port())
-    loop = asyncio.new_event_loop()
-    controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
-    controller.start()
-    try:
-        yield found
-    finally:
-        controller.stop()
-        loop.close()
-
-
 @pytest.fixture
 def relay() -> Iterator[PickyRelay]:
-    with _relay() as found:
+    with serving(PickyRelay(port=free_port())) as found:
         yield found
 
 

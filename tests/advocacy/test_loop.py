@@ -47,15 +47,9 @@ from tests.advocacy.cases_helpers import (
     open_case,
     running_tracker,
 )
-from tests.channels.conftest import SUPPORT, Relay, running_relay
+from tests.channels.conftest import SUPPORT, Relay
 from tests.conftest import Personas, app_for, make_people, new_ticket
 from tests.web.workspace import plain_text
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    with running_relay() as found:
-        yield found
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -57,10 +58,12 @@ class Relay:
         return "250 OK"
 
 
+R = TypeVar("R", bound=Relay)
+
+
 @contextlib.contextmanager
-def running_relay() -> Iterator[Relay]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 standing in for the company's relay, while in use."""
-    found = Relay(port=free_port())
+def serving(found: R) -> Iterator[R]:
+    """Serve ``found`` (a Relay or a subclass that answers differently) on its port while in use."""
     loop = asyncio.new_event_loop()
     controller = Controller(found, hostname="127.0.0.1", port=found.port, loop=loop)
     controller.start()
@@ -69,6 +72,13 @@ def running_relay() -> Iterator[Relay]:
     finally:
         controller.stop()
         loop.close()
+
+
+@contextlib.contextmanager
+def running_relay() -> Iterator[Relay]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 standing in for the company's relay, while in use."""
+    with serving(Relay(port=free_port())) as found:
+        yield found
 
 
 @pytest.fixture

@@ -8,23 +8,37 @@ fails under CI (CI=true), like tests/channels/dovecot.py does for Dovecot.
 
 `LiveServer` runs `create_app(runtime)` with uvicorn on 127.0.0.1 and a free port in a background thread
 of the test process, so a page in the browser reaches the same runtime (database, chat hub) the test
-inspects.
+inspects. `loaded_demo()` and `serving_desk()` give the browser tests the demo desk: the demo loaded once
+into a SQLite file, then a copy served with a real SMTP relay and an API client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from ombud.demo import load_demo
+from ombud.runtime import Runtime, build_runtime
+from ombud.settings import Settings
+from ombud.web.app import create_app
+from tests.channels.conftest import Relay, running_relay
 from tests.debian import DebianProgram
+
+DESK_EMAIL = "help@northwind.example"
+AGENT_TOKEN = "demo-agent-token"  # the demo's fixed API token
 
 # fonts-liberation: chromium only recommends it; without a sans-serif font screenshots lose their text.
 PACKAGES = ("chromium", "fonts-liberation")
@@ -136,3 +150,80 @@ def screenshot_path(name: str, scratch: Path, folder: str = "images") -> Path:
     target = Path(__file__).resolve().parents[2] / "docs" / folder
     target.mkdir(parents=True, exist_ok=True)
     return target / name
+
+
+@dataclass
+class Desk:
+    """The demo desk served for the browser: its runtime, the relay it emails through, and the API."""
+
+    server: LiveServer
+    runtime: Runtime
+    relay: Relay
+    api: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def new_ticket(self, email: str, subject: str, body: str, **customer: str) -> dict[str, Any]:
+        response = self.api.post(
+            "/api/v1/tickets",
+            json={
+                "customer": {"email": email, **customer},
+                "channel": "email",
+                "subject": subject,
+                "body": body,
+            },
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+def loaded_demo(template: Path, home: Path) -> Path:
+    """Return a SQLite file in ``home`` copied from ``template`` with the demo loaded (its messages triaged
+    and themed); the demo's replies go out through a relay while it loads, so they show as sent."""
+    database = home / "ombud.db"
+    shutil.copyfile(template, database)
+    with running_relay() as relay:
+        runtime = build_runtime(
+            Settings(home=home, database_url=f"sqlite:///{database}", smtp_relay=f"127.0.0.1:{relay.port}"),
+            queue_url="memory://",
+        )
+        try:
+            with runtime.database.session() as session:
+                assert load_demo(session=session)
+                session.commit()
+        finally:
+            runtime.close()
+    return database
+
+
+@contextlib.contextmanager
+def serving_desk(demo: Path, home: Path, *, api_timeout: float) -> Iterator[Desk]:
+    """Serve a copy of the ``demo`` database from ``home`` while in use, with a real relay and an API
+    client signed in as the demo agent."""
+    database = home / "ombud.db"
+    shutil.copyfile(demo, database)
+    with running_relay() as relay:
+        settings = Settings(
+            home=home,
+            database_url=f"sqlite:///{database}",
+            smtp_relay=f"127.0.0.1:{relay.port}",
+            email_address=DESK_EMAIL,
+            email_name="Northwind Support",
+        )
+        # memory:// runs each job (triage, theming, delivery) the moment its transaction commits.
+        runtime = build_runtime(settings, queue_url="memory://")
+        try:
+            with (
+                LiveServer(create_app(runtime)) as server,
+                httpx.Client(
+                    base_url=server.url,
+                    headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
+                    timeout=api_timeout,
+                ) as api,
+            ):
+                yield Desk(server=server, runtime=runtime, relay=relay, api=api)
+        finally:
+            runtime.close()

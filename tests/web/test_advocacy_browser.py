@@ -15,28 +15,19 @@ Needs Debian's chromium (the `browser` fixture installs it as root, else skips; 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
 
-from ombud.demo import DEMO_PASSWORD, load_demo
+from ombud.demo import DEMO_PASSWORD
 from ombud.demo_advocacy import WORKAROUND
-from ombud.runtime import build_runtime
-from ombud.settings import Settings
-from ombud.web.app import create_app
-from tests.channels.conftest import running_relay
-from tests.web.browser import LiveServer, screenshot_path
+from tests.web.browser import Desk, loaded_demo, screenshot_path, serving_desk
 from tests.web.test_workspace_browser import (
     AGENT,
-    AGENT_TOKEN,
-    DESK_EMAIL,
     WAIT_MS,
     WIDE,
-    Desk,
     no_horizontal_scroll,
     open_ticket,
     unnamed_controls,
@@ -71,47 +62,13 @@ def patient_expect() -> Iterator[None]:
 def demo_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo loaded once, its messages triaged and themed; each test copies the file (SQLite only, as in
     test_workspace_browser.py: the pages' server side runs on both backends in tests/advocacy/)."""
-    home = tmp_path_factory.mktemp("demo")
-    database = home / "ombud.db"
-    shutil.copyfile(sqlite_template, database)
-    with running_relay() as relay:
-        runtime = build_runtime(
-            Settings(home=home, database_url=f"sqlite:///{database}", smtp_relay=f"127.0.0.1:{relay.port}"),
-            queue_url="memory://",
-        )
-        try:
-            with runtime.database.session() as session:
-                assert load_demo(session=session)
-                session.commit()
-        finally:
-            runtime.close()
-    return database
+    return loaded_demo(sqlite_template, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
 def desk(demo_database: Path, tmp_path: Path) -> Iterator[Desk]:
-    database = tmp_path / "ombud.db"
-    shutil.copyfile(demo_database, database)
-    with running_relay() as relay:
-        settings = Settings(
-            home=tmp_path,
-            database_url=f"sqlite:///{database}",
-            smtp_relay=f"127.0.0.1:{relay.port}",
-            email_address=DESK_EMAIL,
-            email_name="Northwind Support",
-        )
-        # memory:// runs each job (triage, theming, spike checks) the moment its transaction commits.
-        runtime = build_runtime(settings, queue_url="memory://")
-        try:
-            with (
-                LiveServer(create_app(runtime)) as server,
-                httpx.Client(
-                    base_url=server.url, headers={"Authorization": f"Bearer {AGENT_TOKEN}"}, timeout=60
-                ) as api,
-            ):
-                yield Desk(server=server, runtime=runtime, relay=relay, api=api)
-        finally:
-            runtime.close()
+    with serving_desk(demo_database, tmp_path, api_timeout=60) as served:
+        yield served
 
 
 @pytest.fixture

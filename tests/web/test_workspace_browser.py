@@ -15,31 +15,22 @@ Needs Debian's chromium (the `browser` fixture installs it as root, else skips; 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
-from ombud.demo import DEMO_PASSWORD, load_demo
-from ombud.runtime import Runtime, build_runtime
-from ombud.settings import Settings
-from ombud.web.app import create_app
-from tests.channels.conftest import Relay, running_relay
-from tests.web.browser import LiveServer, screenshot_path
+from ombud.demo import DEMO_PASSWORD
+from tests.web.browser import DESK_EMAIL, Desk, loaded_demo, screenshot_path, serving_desk
 from tests.web.workspace import browser_sign_in, plain_text, portal_sign_in, wait_for_email
 
 # Generous: the page polls every 5 s (inbox) and 8 s (presence), on a busy 2-core machine.
 WAIT_MS = 15_000
 LIVE_MS = 30_000
-DESK_EMAIL = "help@northwind.example"
 AGENT = "agent@demo.ombud.test"  # Amara Agent
 AGENT2 = "agent2@demo.ombud.test"  # Jonas Agent
-AGENT_TOKEN = "demo-agent-token"  # the demo's fixed API token
 MARIA = "maria.lopez@example.com"
 MARIA_SUBJECT = "Charged twice for order #A-10293"
 TOM_SUBJECT = "THIRD time writing - router still dropping connection"
@@ -48,34 +39,6 @@ XSS_SCRIPT = "<script>window.__xss=1</script>"
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
 WIDE: ViewportSize = {"width": 1280, "height": 800}
 NARROW: ViewportSize = {"width": 360, "height": 740}
-
-
-@dataclass
-class Desk:
-    """The demo desk served for the browser: its runtime, the relay it emails through, and the API."""
-
-    server: LiveServer
-    runtime: Runtime
-    relay: Relay
-    api: httpx.Client
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def new_ticket(self, email: str, subject: str, body: str, **customer: str) -> dict[str, Any]:
-        response = self.api.post(
-            "/api/v1/tickets",
-            json={
-                "customer": {"email": email, **customer},
-                "channel": "email",
-                "subject": subject,
-                "body": body,
-            },
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
 
 
 @pytest.fixture(autouse=True)
@@ -93,48 +56,13 @@ def demo_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
     SQLite only: the browser sees the same pages on either backend, and the server side runs on both in
     test_workspace.py and test_demo_workspace.py.
     """
-    home = tmp_path_factory.mktemp("demo")
-    database = home / "ombud.db"
-    shutil.copyfile(sqlite_template, database)
-    # The demo's replies go out through a relay while it loads, so they show as sent like any other.
-    with running_relay() as relay:
-        runtime = build_runtime(
-            Settings(home=home, database_url=f"sqlite:///{database}", smtp_relay=f"127.0.0.1:{relay.port}"),
-            queue_url="memory://",
-        )
-        try:
-            with runtime.database.session() as session:
-                assert load_demo(session=session)
-                session.commit()
-        finally:
-            runtime.close()
-    return database
+    return loaded_demo(sqlite_template, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
 def desk(demo_database: Path, tmp_path: Path) -> Iterator[Desk]:
-    database = tmp_path / "ombud.db"
-    shutil.copyfile(demo_database, database)
-    with running_relay() as relay:
-        settings = Settings(
-            home=tmp_path,
-            database_url=f"sqlite:///{database}",
-            smtp_relay=f"127.0.0.1:{relay.port}",
-            email_address=DESK_EMAIL,
-            email_name="Northwind Support",
-        )
-        # memory:// runs each job (triage, delivery) the moment its transaction commits.
-        runtime = build_runtime(settings, queue_url="memory://")
-        try:
-            with (
-                LiveServer(create_app(runtime)) as server,
-                httpx.Client(
-                    base_url=server.url, headers={"Authorization": f"Bearer {AGENT_TOKEN}"}, timeout=30
-                ) as api,
-            ):
-                yield Desk(server=server, runtime=runtime, relay=relay, api=api)
-        finally:
-            runtime.close()
+    with serving_desk(demo_database, tmp_path, api_timeout=30) as served:
+        yield served
 
 
 @pytest.fixture

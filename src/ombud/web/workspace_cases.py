@@ -4,16 +4,15 @@ fix note), and the departments. Every staff member reads them; advocates, leads 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ValidationError
 
 from ombud.advocacy import access, cases, departments
 from ombud.advocacy.case_schemas import MAX_URL, CaseIn, CaseUpdate, DepartmentIn, DepartmentUpdate
 from ombud.advocacy.models import CaseStatus
-from ombud.errors import InvalidInput
 from ombud.storage.base import MAX_ID
 from ombud.web import advocacy_case_views as views
 from ombud.web import workspace_views
@@ -22,7 +21,6 @@ from ombud.web.deps import ReadSession, WriteSession
 from ombud.web.workspace import CurrentAgent, _render
 
 router = APIRouter(include_in_schema=False)
-M = TypeVar("M", bound=BaseModel)
 CASES_URL = "/agent/advocacy/cases"
 DEPARTMENTS_URL = "/agent/advocacy/departments"
 NOTICES = {
@@ -40,37 +38,6 @@ Text = Annotated[str, Form(max_length=20_000)]
 Short = Annotated[str, Form(max_length=300)]
 Url = Annotated[str, Form(max_length=MAX_URL)]
 Csrf = Annotated[str, Form(max_length=100)]
-
-
-def _ids(text: str, field: str) -> list[int]:
-    """Return the ids in a comma- or space-separated form field, or raise naming the field."""
-    found: list[int] = []
-    for part in text.replace(",", " ").split():
-        clean = part.strip().lstrip("#")
-        # Length first: int() of thousands of digits is refused by Python (and is no id anyway).
-        if not clean.isascii() or not clean.isdigit() or len(clean) > 19 or not 0 < int(clean) <= MAX_ID:
-            raise InvalidInput(
-                f"{field}: {part!r} is not an id", code="invalid_input", details={"field": field}
-            )
-        found.append(int(clean))
-    return found
-
-
-def _checked(model: type[M], data: dict[str, Any]) -> M:
-    """Return ``data`` as ``model``, or raise InvalidInput naming the first field to fix."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(
-            f"{field}: {first['msg']}", code="invalid_input", details={"field": field}
-        ) from None
-
-
-def _optional_id(text: str, field: str) -> int | None:
-    ids = _ids(text, field)
-    return ids[0] if ids else None
 
 
 @router.get(CASES_URL, response_class=HTMLResponse)
@@ -113,19 +80,19 @@ def open_case(
 ) -> RedirectResponse:
     """Open a case from a theme, or by hand with a title and tickets."""
     agent.check_form(request, csrf_token)
-    data = _checked(
+    data = workspace_views.checked_form(
         CaseIn,
         {
-            "theme_id": _optional_id(theme_id, "theme_id"),
+            "theme_id": workspace_views.form_id(theme_id, "theme_id"),
             "title": title.strip() or None,
-            "ticket_ids": _ids(ticket_ids, "ticket_ids"),
-            "department_id": _optional_id(department_id, "department_id"),
+            "ticket_ids": workspace_views.form_ids(ticket_ids, "ticket_ids"),
+            "department_id": workspace_views.form_id(department_id, "department_id"),
             "workaround": workaround,
         },
     )
     case = cases.open_case(session=session, principal=agent.principal, data=data)
     session.commit()
-    return RedirectResponse(f"{cases.case_path(case.id)}?notice=opened", status_code=303)
+    return _back(case.id, "opened")
 
 
 @router.get(CASES_URL + "/{case_id}", response_class=HTMLResponse)
@@ -155,7 +122,7 @@ def case_page(
 
 
 def _back(case_id: int, notice: str) -> RedirectResponse:
-    return RedirectResponse(f"{cases.case_path(case_id)}?notice={notice}", status_code=303)
+    return workspace_views.with_notice(cases.case_path(case_id), notice)
 
 
 @router.post(CASES_URL + "/{case_id}/edit")
@@ -186,7 +153,7 @@ def edit_case(
     changes: dict[str, Any] = {
         "title": title,
         "summary": summary,
-        "department_id": _optional_id(department_id, "department_id"),
+        "department_id": workspace_views.form_id(department_id, "department_id"),
         "workaround": workaround,
         "fix_note": fix_note,
         "external_ref": external_ref.strip() or None,
@@ -194,7 +161,7 @@ def edit_case(
         "segment": segment,
         "notify_segment": bool(notify_segment),
     }
-    checked = _checked(CaseUpdate, changes).model_dump(exclude_unset=True)
+    checked = workspace_views.checked_form(CaseUpdate, changes).model_dump(exclude_unset=True)
     cases.update_case(session=session, principal=agent.principal, case_id=case_id, changes=checked)
     session.commit()
     return _back(case_id, "saved")
@@ -252,9 +219,7 @@ def add_tickets(
     csrf_token: Csrf = "",
 ) -> RedirectResponse:
     agent.check_form(request, csrf_token)
-    ids = _ids(ticket_ids, "ticket_ids")
-    if not ids:
-        raise InvalidInput("ticket_ids: give at least one ticket id", code="invalid_input")
+    ids = workspace_views.form_ids(ticket_ids, "ticket_ids", missing="give at least one ticket id")
     cases.add_tickets(session=session, principal=agent.principal, case_id=case_id, ticket_ids=ids)
     session.commit()
     return _back(case_id, "tickets")
@@ -309,31 +274,31 @@ def departments_page(
     return _departments_page(session, agent, notice=notice, secret=None)
 
 
-def _department_fields(
-    name: str,
-    kind: str,
-    description: str,
-    owner_ids: str,
-    notify_email: str,
-    webhook_endpoint_id: str,
-    intents: str,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "kind": kind or "product",
-        "description": description,
-        "owner_ids": _ids(owner_ids, "owner_ids"),
-        "notify_email": notify_email.strip() or None,
-        "webhook_endpoint_id": _optional_id(webhook_endpoint_id, "webhook_endpoint_id"),
-        "intents": intents.replace(",", " ").split(),
-    }
+@dataclass(frozen=True)
+class _DepartmentForm:
+    """The department form's fields as typed; ``fields`` parses them (after the CSRF check)."""
+
+    name: str
+    kind: str
+    description: str
+    owner_ids: str
+    notify_email: str
+    webhook_endpoint_id: str
+    intents: str
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind or "product",
+            "description": self.description,
+            "owner_ids": workspace_views.form_ids(self.owner_ids, "owner_ids"),
+            "notify_email": self.notify_email.strip() or None,
+            "webhook_endpoint_id": workspace_views.form_id(self.webhook_endpoint_id, "webhook_endpoint_id"),
+            "intents": self.intents.replace(",", " ").split(),
+        }
 
 
-@router.post(DEPARTMENTS_URL, response_class=HTMLResponse)
-def create_department(
-    request: Request,
-    session: WriteSession,
-    agent: CurrentAgent,
+def _department_form(
     name: Short = "",
     kind: Short = "",
     description: Text = "",
@@ -341,14 +306,20 @@ def create_department(
     notify_email: Short = "",
     webhook_endpoint_id: Short = "",
     intents: Text = "",
-    csrf_token: Csrf = "",
+) -> _DepartmentForm:
+    return _DepartmentForm(name, kind, description, owner_ids, notify_email, webhook_endpoint_id, intents)
+
+
+DepartmentForm = Annotated[_DepartmentForm, Depends(_department_form)]
+
+
+@router.post(DEPARTMENTS_URL, response_class=HTMLResponse)
+def create_department(
+    request: Request, session: WriteSession, agent: CurrentAgent, form: DepartmentForm, csrf_token: Csrf = ""
 ) -> HTMLResponse:
     """Add a department; the page shows its inbound secret this once."""
     agent.check_form(request, csrf_token)
-    fields = _department_fields(
-        name, kind, description, owner_ids, notify_email, webhook_endpoint_id, intents
-    )
-    fields = _checked(DepartmentIn, fields).model_dump()
+    fields = workspace_views.checked_form(DepartmentIn, form.fields()).model_dump()
     department = departments.create_department(session=session, principal=agent.principal, fields=fields)
     session.commit()
     shown = {"name": department.name, "secret": department.inbound_secret}
@@ -361,25 +332,16 @@ def edit_department(
     request: Request,
     session: WriteSession,
     agent: CurrentAgent,
-    name: Short = "",
-    kind: Short = "",
-    description: Text = "",
-    owner_ids: Short = "",
-    notify_email: Short = "",
-    webhook_endpoint_id: Short = "",
-    intents: Text = "",
+    form: DepartmentForm,
     csrf_token: Csrf = "",
 ) -> RedirectResponse:
     agent.check_form(request, csrf_token)
-    fields = _department_fields(
-        name, kind, description, owner_ids, notify_email, webhook_endpoint_id, intents
-    )
-    fields = _checked(DepartmentUpdate, fields).model_dump(exclude_unset=True)
+    changes = workspace_views.checked_form(DepartmentUpdate, form.fields()).model_dump(exclude_unset=True)
     departments.update_department(
-        session=session, principal=agent.principal, department_id=department_id, changes=fields
+        session=session, principal=agent.principal, department_id=department_id, changes=changes
     )
     session.commit()
-    return RedirectResponse(f"{DEPARTMENTS_URL}?notice=department_saved", status_code=303)
+    return workspace_views.with_notice(DEPARTMENTS_URL, "department_saved")
 
 
 @router.post(DEPARTMENTS_URL + "/{department_id}/rotate", response_class=HTMLResponse)
@@ -402,4 +364,4 @@ def delete_department(
     agent.check_form(request, csrf_token)
     departments.delete_department(session=session, principal=agent.principal, department_id=department_id)
     session.commit()
-    return RedirectResponse(f"{DEPARTMENTS_URL}?notice=department_deleted", status_code=303)
+    return workspace_views.with_notice(DEPARTMENTS_URL, "department_deleted")

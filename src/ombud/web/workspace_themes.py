@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ombud.advocacy import access, alerts, themes
 from ombud.advocacy.models import SpikeState, ThemeState
-from ombud.errors import InvalidInput
 from ombud.web import advocacy_charts as charts
 from ombud.web import workspace_views as views
 from ombud.web.api.common import IdPath
@@ -35,18 +34,6 @@ NOTICES = {
 }
 STATES = ("active", "merged", "retired", "all")
 SORTS = ("size", "growth", "frustration", "cost", "recent")
-
-
-def _ids(value: str, field: str) -> list[int]:
-    """Ids typed into a form: separated by commas or spaces."""
-    found = []
-    for part in value.replace(",", " ").split():
-        if not part.isascii() or not part.isdigit() or not 1 <= int(part) < 2**63:
-            raise InvalidInput(
-                f"{field}: {part!r} is not an id", code="invalid_input", details={"field": field}
-            )
-        found.append(int(part))
-    return found
 
 
 def _money(totals: list[Any]) -> str:
@@ -144,7 +131,7 @@ def theme_page(
 
 
 def _to_theme(theme_id: int, notice: str) -> RedirectResponse:
-    return RedirectResponse(f"{THEMES}/{theme_id}?notice={notice}", status_code=303)
+    return views.with_notice(f"{THEMES}/{theme_id}", notice)
 
 
 @router.post(THEMES + "/{theme_id}/rename")
@@ -172,9 +159,7 @@ def merge(
     csrf_token: Csrf = "",
 ) -> RedirectResponse:
     agent.check_form(request, csrf_token)
-    wanted = _ids(source_ids, "source_ids")
-    if not wanted:
-        raise InvalidInput("source_ids: choose a theme to merge in", code="invalid_input")
+    wanted = views.form_ids(source_ids, "source_ids", missing="choose a theme to merge in")
     themes.merge_themes(session=session, principal=agent.principal, theme_id=theme_id, source_ids=wanted)
     session.commit()
     return _to_theme(theme_id, "merged")
@@ -191,7 +176,7 @@ def split(
     csrf_token: Csrf = "",
 ) -> RedirectResponse:
     agent.check_form(request, csrf_token)
-    wanted = _ids(concern_ids, "concern_ids")
+    wanted = views.form_ids(concern_ids, "concern_ids")
     themes.split_theme(
         session=session,
         principal=agent.principal,
@@ -226,7 +211,7 @@ def recluster(
     agent.check_form(request, csrf_token)
     themes.request_recluster(session=session, principal=agent.principal)
     session.commit()
-    return RedirectResponse(f"{THEMES}?notice=recluster", status_code=303)
+    return views.with_notice(THEMES, "recluster")
 
 
 @router.get(SPIKES, response_class=HTMLResponse)

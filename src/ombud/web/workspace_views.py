@@ -4,9 +4,10 @@ routes turn into service calls."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from ombud.accounts import service as accounts
@@ -19,6 +20,7 @@ from ombud.customers import service as customers
 from ombud.errors import InvalidInput
 from ombud.knowledge import service as knowledge
 from ombud.runtime import Runtime
+from ombud.storage.base import MAX_ID
 from ombud.tickets import inbox
 from ombud.tickets import service as tickets
 from ombud.tickets.models import AuthorType, Channel, Priority, Status, Ticket
@@ -29,6 +31,8 @@ from ombud.web import panels
 
 if TYPE_CHECKING:
     from ombud.web.workspace import Agent
+
+M = TypeVar("M", bound=BaseModel)
 
 NOTICES = {
     "sent": "Reply sent. It goes out on the customer's channel in a moment.",
@@ -361,3 +365,44 @@ def save_voice(*, session: Session, principal: Principal, glossary: str, voice: 
         ) from None
     assist.replace_glossary(session=session, principal=principal, terms=terms)
     assist.replace_voice(session=session, principal=principal, rules=rules)
+
+
+# -- form values ------------------------------------------------------------------------------------------
+def form_ids(text: str, field: str, *, missing: str | None = None) -> list[int]:
+    """Return the ids in a comma- or space-separated form field (``#12`` reads as 12), or raise naming the
+    field; with ``missing``, an empty field raises with that message too."""
+    found: list[int] = []
+    for part in text.replace(",", " ").split():
+        clean = part.strip().lstrip("#")
+        # Length first: int() of thousands of digits is refused by Python (and is no id anyway).
+        if not clean.isascii() or not clean.isdigit() or len(clean) > 19 or not 0 < int(clean) <= MAX_ID:
+            raise InvalidInput(
+                f"{field}: {part!r} is not an id", code="invalid_input", details={"field": field}
+            )
+        found.append(int(clean))
+    if missing is not None and not found:
+        raise InvalidInput(f"{field}: {missing}", code="invalid_input")
+    return found
+
+
+def form_id(text: str, field: str) -> int | None:
+    """Return the first id in a form field, or None when it is empty."""
+    ids = form_ids(text, field)
+    return ids[0] if ids else None
+
+
+def checked_form(model: type[M], data: dict[str, Any]) -> M:
+    """Return ``data`` as ``model``, or raise InvalidInput naming the first field to fix."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(
+            f"{field}: {first['msg']}", code="invalid_input", details={"field": field}
+        ) from None
+
+
+def with_notice(url: str, notice: str) -> RedirectResponse:
+    """Return the 303 back to ``url`` that shows ``notice`` there."""
+    return RedirectResponse(f"{url}?notice={notice}", status_code=303)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from ombud.advocacy import digest, digest_render, fairness, fairness_policy, overview
@@ -25,6 +25,16 @@ OffsetQ = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")]
 LimitQ = Annotated[int, Query(ge=1, le=fairness.MAX_LIMIT, description="Rows to return.")]
 
 
+def _window(
+    since: SinceQ = None, until: UntilQ = None, offset: OffsetQ = 0, limit: LimitQ = fairness.DEFAULT_LIMIT
+) -> dict[str, Any]:
+    """The window and page every fairness list takes, as keyword arguments for its service call."""
+    return {"since": since, "until": until, "offset": offset, "limit": limit}
+
+
+Window = Annotated[dict[str, Any], Depends(_window)]
+
+
 class DigestFormat(enum.StrEnum):
     json = "json"
     html = "html"
@@ -37,48 +47,25 @@ class DigestQueued(BaseModel):
 
 
 @router.get("/fairness/unequal", response_model=FairnessPage[UnequalGroup])
-def unequal(
-    session: ReadSession,
-    principal: CurrentPrincipal,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    offset: OffsetQ = 0,
-    limit: LimitQ = fairness.DEFAULT_LIMIT,
-) -> FairnessPage[UnequalGroup]:
+def unequal(session: ReadSession, principal: CurrentPrincipal, window: Window) -> FairnessPage[UnequalGroup]:
     """Similar concerns whose tickets received very different concessions."""
-    return fairness.unequal_treatment(
-        session=session, principal=principal, since=since, until=until, offset=offset, limit=limit
-    )
+    return fairness.unequal_treatment(session=session, principal=principal, **window)
 
 
 @router.get("/fairness/repeat-contacts", response_model=FairnessPage[RepeatContact])
 def repeat_contacts(
-    session: ReadSession,
-    principal: CurrentPrincipal,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    offset: OffsetQ = 0,
-    limit: LimitQ = fairness.DEFAULT_LIMIT,
+    session: ReadSession, principal: CurrentPrincipal, window: Window
 ) -> FairnessPage[RepeatContact]:
     """Customers who contacted us three or more times about the same concern without a resolution."""
-    return fairness.repeat_contacts(
-        session=session, principal=principal, since=since, until=until, offset=offset, limit=limit
-    )
+    return fairness.repeat_contacts(session=session, principal=principal, **window)
 
 
 @router.get("/fairness/policy-misfit", response_model=FairnessPage[PolicyMisfit])
 def policy_misfit(
-    session: ReadSession,
-    principal: CurrentPrincipal,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    offset: OffsetQ = 0,
-    limit: LimitQ = fairness.DEFAULT_LIMIT,
+    session: ReadSession, principal: CurrentPrincipal, window: Window
 ) -> FairnessPage[PolicyMisfit]:
     """Themes where agents cite policy while customers stay dissatisfied."""
-    return fairness_policy.policy_misfit(
-        session=session, principal=principal, since=since, until=until, offset=offset, limit=limit
-    )
+    return fairness_policy.policy_misfit(session=session, principal=principal, **window)
 
 
 @router.get("/overview", response_model=overview.Overview)
