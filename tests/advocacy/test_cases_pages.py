@@ -145,6 +145,35 @@ def test_agent_sees_the_case_on_the_ticket_and_cannot_change_it(
     assert form_csrf(page.text) == csrf
 
 
+def test_another_ticket_of_an_affected_customer_shows_the_case_they_wait_on(
+    runtime: Runtime, client: TestClient, people: Personas
+) -> None:
+    tickets = _tickets(client, people)
+    theme_id = make_theme(runtime, tickets, label="login loop in app")
+    case = client.post(
+        "/api/v1/advocacy/cases", json={"theme_id": theme_id}, headers=people.advocate.headers
+    ).json()
+    later = new_ticket(
+        client,
+        people.agent,
+        customer={"email": "page0@example.net", "name": "Page Reader 0"},
+        subject="Invoice address",
+        body="Please change the address on my invoice.",
+    )
+    stranger = new_ticket(client, people.agent, subject="Invoice address", body="Change my address.")
+
+    sign_in(client, runtime, "agent@desk.test")
+    panel = client.get(f"/agent/tickets/{later['id']}").text.split('id="advocacy"')[1].split("</section>")[0]
+    assert "This customer is also waiting on" in panel
+    assert f"Case #{case['id']}: login loop in app" in panel and f"#{tickets[0]['id']}" in panel
+    assert f"#{tickets[1]['id']}" not in panel  # another customer's ticket in the same case
+    # On a ticket the case covers, it is shown once, as this ticket's known problem.
+    own_page = client.get(f"/agent/tickets/{tickets[0]['id']}").text
+    own = own_page.split('id="advocacy"')[1].split("</section>")[0]
+    assert "also waiting on" not in own and own.count(f"Case #{case['id']}:") == 1
+    assert 'id="advocacy"' not in client.get(f"/agent/tickets/{stranger['id']}").text
+
+
 def test_the_board_counts_every_case_and_pages_a_column(
     runtime: Runtime, client: TestClient, people: Personas
 ) -> None:

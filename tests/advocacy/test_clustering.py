@@ -92,6 +92,26 @@ def test_labels_name_the_words_that_set_a_theme_apart_and_quotes_are_distinct() 
     assert summaries[0].size == 4 and summaries[1].size == 3
 
 
+def test_insults_never_name_a_theme_but_the_quotes_keep_the_words() -> None:
+    texts = [
+        "You useless idiots, my AirBrew 2 leaks water",
+        "useless idiots at support, the AirBrew 2 leaks again",
+        "AirBrew 2 leaks water on the counter, you morons",
+        "fucking idiots",
+        "wifi keeps dropping upstairs",
+        "the wifi keeps dropping every evening",
+    ]
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    vectors, _ = _groups([3, 1, 2], seed=6)
+    summaries = describe(texts, labels, vectors)
+    for summary in summaries.values():
+        assert not clustering.RUDE.search(summary.label), summary.label
+        assert not any(clustering.RUDE.search(phrase) for phrase in summary.key_phrases)
+    assert "leaks" in summaries[0].label or "airbrew" in summaries[0].label.lower()
+    assert summaries[1].label == "unlabelled theme"
+    assert any("idiots" in texts[i] for i in summaries[0].quotes)
+
+
 def test_online_assignment_joins_the_nearest_theme_or_opens_one() -> None:
     vectors, truth = _groups([20, 20], seed=5)
     _, centres = clustering.centroids(vectors, truth)

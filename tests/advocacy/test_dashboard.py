@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from ombud.advocacy.models import AdvocacyCase, CaseStatus, SpikeAlert
 from ombud.runtime import Runtime
+from ombud.storage.base import utcnow
 from tests.advocacy import insight_builders as b
 from tests.conftest import Personas, app_for
 from tests.web.workspace import form_csrf, sign_in
@@ -71,7 +72,10 @@ def test_advocates_leads_and_admins_see_every_page(
             'class="sparkline"' in home.text and 'role="img"' in home.text and "stroke-dasharray" in home.text
         )
         assert "<strong>5</strong> concerns" in home.text
-        assert "<strong>1</strong> open spikes" in home.text and "<strong>1</strong> open cases" in home.text
+        assert (
+            "open spikes in <strong>1</strong> theme (1 alert by" in home.text
+            and "<strong>1</strong> open cases" in home.text
+        )
         assert 'href="/agent/advocacy/fairness"' in home.text
         assert 'href="/agent/advocacy/departments"' in home.text
         for which in ("unequal", "repeat", "policy"):
@@ -127,6 +131,23 @@ def test_overview_api_counts(runtime: Runtime, client: TestClient, people: Perso
     assert [t["theme_id"] for t in found["top_themes"]] == [ids["theme"]]
     assert [t["theme_id"] for t in found["rising_themes"]] == [ids["theme"]]
     assert found["open_spikes"] == 1 and found["spikes"][0]["theme_label"] == "Parcel <script>lost</script>"
+    assert found["spiking_themes"] == 1
+    with runtime.database.session() as s:  # the same burst seen in a segment: one more alert, same theme
+        s.add(
+            SpikeAlert(
+                theme_id=ids["theme"],
+                metric="volume",
+                segment="region:north",
+                started_at=utcnow() - dt.timedelta(hours=5),
+                detected_at=utcnow() - dt.timedelta(hours=1),
+                count=9,
+                baseline=1.0,
+                growth=8.0,
+            )
+        )
+        s.commit()
+    found = client.get("/api/v1/advocacy/overview", headers=people.lead.headers).json()
+    assert found["open_spikes"] == 2 and found["spiking_themes"] == 1
     assert found["cases_by_status"]["in_progress"] == 1 and found["cases_by_status"]["verified"] == 1
     assert found["cases_by_status"]["open"] == 0 and found["open_cases"] == 1
 

@@ -212,6 +212,31 @@ def open_cases_for_ticket(
     ).all()
 
 
+def open_cases_for_customer(
+    *, session: Session, principal: Principal, customer_id: int, exclude_ticket_id: int | None = None
+) -> list[tuple[AdvocacyCase, list[int]]]:
+    """Return the not yet closed or verified cases covering any ticket of ``customer_id`` (newest first),
+    each with the customer's covered ticket ids (``exclude_ticket_id`` left out: the ticket on screen
+    shows its own cases)."""
+    access.check_read(principal)
+    query = (
+        select(AdvocacyCase, CaseTicket.ticket_id)
+        .join(CaseTicket, CaseTicket.case_id == AdvocacyCase.id)
+        .join(Ticket, Ticket.id == CaseTicket.ticket_id)
+        .where(
+            Ticket.customer_id == customer_id,
+            AdvocacyCase.status.in_([*OPEN_STATES, CaseStatus.fixed, CaseStatus.customers_told]),
+        )
+        .order_by(AdvocacyCase.id.desc(), CaseTicket.ticket_id)
+    )
+    if exclude_ticket_id is not None:
+        query = query.where(CaseTicket.ticket_id != exclude_ticket_id)
+    found: dict[int, tuple[AdvocacyCase, list[int]]] = {}
+    for case, ticket_id in session.execute(query).all():
+        found.setdefault(case.id, (case, []))[1].append(int(ticket_id))
+    return list(found.values())
+
+
 # -- evidence ---------------------------------------------------------------------------------------------
 def build_evidence(*, session: Session, case: AdvocacyCase) -> dict[str, Any]:
     """Return the evidence pack of ``case`` as of now: its theme's figures (counts, daily series, quotes,

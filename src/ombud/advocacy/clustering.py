@@ -360,8 +360,9 @@ def describe(
             picked.append(int(index))
             if len(picked) == quotes:
                 break
-        text = " · ".join(found[:2]) if found else _fallback_label(str(texts[picked[0]]))
-        out[label] = ThemeSummary(label=text, key_phrases=found, quotes=picked, size=int(members.size))
+        polite = [phrase for phrase in found if not RUDE.search(phrase)]
+        text = " · ".join(polite[:2]) if polite else _fallback_label(str(texts[picked[0]]))
+        out[label] = ThemeSummary(label=text, key_phrases=polite, quotes=picked, size=int(members.size))
     return out
 
 
@@ -404,8 +405,20 @@ def _class_tfidf_phrases(
     return out
 
 
+# Insults and swearing never name a theme: advocates, departments and digests read theme labels, and one
+# abusive message must not put its words on a dashboard (the quotes keep what customers wrote).
+RUDE = re.compile(
+    r"\b(?:idiots?|morons?|stupid|incompetent|useless|clowns?|pathetic|imbeciles?|retard\w*|losers?|"
+    r"worthless|scum|bitch\w*|bastards?|dumb|brainless|fuck\w*|shit\w*|crap\w*|damn\w*|hell|arse\w*|"
+    r"ass(?:hole)?s?|wankers?|twats?|dickheads?)\b",
+    re.IGNORECASE,
+)
+
+
 def _fallback_label(text: str) -> str:
-    words = str(text).split()
+    words = [word for word in str(text).split() if not RUDE.search(word)]
+    if not words:
+        return "unlabelled theme"
     return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
 
 

@@ -59,7 +59,10 @@ class Overview(BaseModel):
     daily: list[DayValue] = Field(description=f"Concerns per UTC day, the last {SERIES_DAYS} days.")
     top_themes: list[DigestTheme]
     rising_themes: list[DigestTheme]
-    open_spikes: int
+    open_spikes: int = Field(description="Open spike alerts: one per theme, segment and metric.")
+    spiking_themes: int = Field(
+        description="Themes with an open spike alert (one burst often alerts in several segments at once)."
+    )
     spikes: list[SpikeLine]
     cases_by_status: dict[str, int] = Field(description="Every status, 0 when none.")
     open_cases: int
@@ -112,6 +115,14 @@ def overview(*, session: Session, principal: Principal, until: dt.datetime | Non
         open_spikes=int(
             session.scalar(
                 select(func.count()).select_from(SpikeAlert).where(SpikeAlert.state == SpikeState.open)
+            )
+            or 0
+        ),
+        spiking_themes=int(
+            session.scalar(
+                select(func.count(func.distinct(SpikeAlert.theme_id))).where(
+                    SpikeAlert.state == SpikeState.open
+                )
             )
             or 0
         ),

@@ -28,23 +28,34 @@ STATUS_WORDS = {
 def panel(*, session: Session, principal: Principal, ticket: Ticket) -> dict[str, Any]:
     """The advocacy cases this ticket belongs to (not closed or verified), with what to tell the customer."""
     if not principal.is_staff:
-        return {"cases": []}
+        return {"cases": [], "customer_cases": []}
     found = cases.open_cases_for_ticket(session=session, principal=principal, ticket_id=ticket.id)
-    names = department_names(session=session, principal=principal) if found else {}
+    shown = {case.id for case in found}
+    # The customer's other tickets in open cases: the same customer may be waiting on another fix.
+    theirs = [
+        (case, ticket_ids)
+        for case, ticket_ids in cases.open_cases_for_customer(
+            session=session, principal=principal, customer_id=ticket.customer_id, exclude_ticket_id=ticket.id
+        )
+        if case.id not in shown
+    ]
+    names = department_names(session=session, principal=principal) if found or theirs else {}
+
+    def row(case: AdvocacyCase) -> dict[str, Any]:
+        return {
+            "id": case.id,
+            "title": case.title,
+            "status": case.status.value,
+            "status_word": STATUS_WORDS[case.status],
+            "department": names.get(case.department_id) if case.department_id else None,
+            "workaround": case.workaround,
+            "fix_note": case.fix_note,
+            "url": cases.case_path(case.id),
+        }
+
     return {
-        "cases": [
-            {
-                "id": case.id,
-                "title": case.title,
-                "status": case.status.value,
-                "status_word": STATUS_WORDS[case.status],
-                "department": names.get(case.department_id) if case.department_id else None,
-                "workaround": case.workaround,
-                "fix_note": case.fix_note,
-                "url": cases.case_path(case.id),
-            }
-            for case in found
-        ]
+        "cases": [row(case) for case in found],
+        "customer_cases": [{**row(case), "ticket_ids": ticket_ids} for case, ticket_ids in theirs],
     }
 
 
