@@ -151,4 +151,6 @@ def test_every_operation_never_answers_5xx_and_matches_its_schema(case: Case, de
         app=desk.app,
         headers=desk.headers,
         checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+        # Correctness, not speed: on a busy CI machine a first request that loads a model may take a while.
+        timeout=60,
     )

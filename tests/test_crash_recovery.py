@@ -165,7 +165,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_ticket_and_restart_finishes_th
     ]
     for thread in clients:
         thread.start()
-    assert stream.enough.wait(timeout=20) and not stream.unexpected, (
+    # A bound on waiting, not a speed test: a busy CI machine (other tests beside it) can be slow.
+    assert stream.enough.wait(timeout=60) and not stream.unexpected, (
         f"{len(stream.created)} 201s before the deadline; unexpected answers: {stream.unexpected[:5]}\n"
         f"{server.log_tail()}"
     )

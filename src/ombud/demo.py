@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ombud import demo_advocacy, demo_workflow
+from ombud import demo_advocacy, demo_load, demo_partners, demo_people, demo_training, demo_workflow
 from ombud.accounts import service as accounts
 from ombud.accounts import sessions
 from ombud.accounts.models import Role
@@ -446,6 +446,12 @@ def load_demo(*, session: Session) -> bool:
     demo_advocacy.load_advocacy(
         session=session, advocate=users["advocate"], lead=users["lead"], systemic_ticket_ids=systemic
     )
+    # The people who do the work: well-being policy and a help request, goals, role-play scenarios from the
+    # demo's own tickets, and the field partners with their work orders.
+    demo_load.load_load(session=session, users=users)
+    demo_people.load_people(session=session, users=users)
+    demo_training.load_training(session=session, users=users)
+    demo_partners.load_partners(session=session, users=users)
     return True
 
 

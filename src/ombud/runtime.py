@@ -24,6 +24,9 @@ from ombud.events.service import NamedConsumer
 from ombud.knowledge import jobs as knowledge_jobs
 from ombud.knowledge.assistant import AssistantConfig
 from ombud.knowledge.search import Searcher
+from ombud.partners import jobs as partners_jobs
+from ombud.people import checks as people_checks
+from ombud.people import load_jobs as people_load_jobs
 from ombud.reports import jobs as reports_jobs
 from ombud.resolutions import ledger as concession_ledger
 from ombud.routing import jobs as routing_jobs
@@ -103,6 +106,8 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     # Automation rules (event and time based) act on tickets as the system, after routing has assigned.
     consumers.append(NamedConsumer("automations", functools.partial(automations.handle_event, limits=limits)))
     automations_jobs.register(queue, limits)
+    # Hard contacts (emotional load) and recovery breaks, once routing and automations have assigned.
+    people_load_jobs.register(queue, consumers)
     # Every new concern joins an advocacy theme (a job embeds it outside the write lock; the embedder is
     # passed here so tests and benchmarks can give another).
     advocacy_jobs.register(
@@ -112,6 +117,9 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
         embedder=shared_minilm(),
         recluster_hours=settings.advocacy_recluster_hours,
     )
+    # An agent's public reply is checked after it was sent (a job: the check may embed), for growth goals.
+    consumers.append(NamedConsumer(people_checks.CONSUMER_NAME, people_checks.on_event))
+    people_checks.register(queue, database=database)
     # Surveys after a solve; reports count what the other consumers decided, so they stay LAST among the
     # workflow consumers (append others above this line), followed only by outbound webhooks.
     reports_jobs.register(
@@ -145,6 +153,8 @@ def build_runtime(settings: Settings, *, queue_url: str | None = None) -> Runtim
     )
     # A spike alert just opened is emailed to the owning department's notify_email.
     advocacy_alert_jobs.register(queue, database=database, channels=channels, base_url=settings.base_url)
+    # Work orders no partner fitted yet are dispatched again; booked visits get a reminder the day before.
+    partners_jobs.register(queue, base_url=settings.base_url)
     return Runtime(
         settings=settings,
         database=database,

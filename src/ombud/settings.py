@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     assistant_llm_model: str = Field(
         default="gpt-4o-mini", description="Model name sent to OMBUD_ASSISTANT_LLM_URL."
     )
+    training_llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://localhost:8080/v1) that plays the "
+        "role-play trainer's simulated customer more freely. Unset (default): the built-in rules play it. "
+        "Scoring stays rule-based either way.",
+    )
+    training_llm_key: str | None = Field(default=None, description="API key for OMBUD_TRAINING_LLM_URL.")
+    training_llm_model: str = Field(
+        default="gpt-4o-mini", description="Model name sent to OMBUD_TRAINING_LLM_URL."
+    )
     assistant_rate_limit: int = Field(
         default=60,
         ge=1,
@@ -219,6 +229,12 @@ class Settings(BaseSettings):
     )
     advocacy_digest_hour: int = Field(
         default=7, ge=0, le=23, description="Hour (UTC) on that weekday the weekly advocacy digest goes out."
+    )
+    conduct_policy_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="A link to the company's conduct policy, added to the one-click conduct reply to an "
+        "abusive customer (unset: the reply states the policy without a link).",
     )
 
     @field_validator("log_level")

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -36,6 +36,9 @@ from ombud.settings import Settings
 from ombud.web.app import create_app
 from tests.channels.conftest import Relay, running_relay
 from tests.debian import DebianProgram
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, ViewportSize
 
 DESK_EMAIL = "help@northwind.example"
 AGENT_TOKEN = "demo-agent-token"  # the demo's fixed API token
@@ -227,3 +230,25 @@ def serving_desk(demo: Path, home: Path, *, api_timeout: float) -> Iterator[Desk
                 yield Desk(server=server, runtime=runtime, relay=relay, api=api)
         finally:
             runtime.close()
+
+
+@contextlib.contextmanager
+def watched_context(
+    browser: Browser, viewport: ViewportSize, timeout_ms: float
+) -> Iterator[tuple[BrowserContext, list[str]]]:
+    """A new browser context, closed afterwards, and the list its pages' script errors and console errors
+    (a missing favicon aside) are put in, for the test to find empty."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not str(message.location.get("url", "")).endswith("/favicon.ico"):
+            errors.append(f"{message.text} ({message.location.get('url')})")
+
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(timeout_ms)
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    context.on("console", on_console)
+    try:
+        yield context, errors
+    finally:
+        context.close()

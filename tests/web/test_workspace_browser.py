@@ -27,7 +27,7 @@ from tests.web.browser import DESK_EMAIL, Desk, loaded_demo, screenshot_path, se
 from tests.web.workspace import browser_sign_in, plain_text, portal_sign_in, wait_for_email
 
 # Generous: the page polls every 5 s (inbox) and 8 s (presence), on a busy 2-core machine.
-WAIT_MS = 15_000
+WAIT_MS = 30_000
 LIVE_MS = 30_000
 AGENT = "agent@demo.ombud.test"  # Amara Agent
 AGENT2 = "agent2@demo.ombud.test"  # Jonas Agent

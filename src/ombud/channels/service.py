@@ -25,6 +25,7 @@ from ombud.channels.models import (
     RawSource,
 )
 from ombud.channels.registry import Channels, Outbound, TryLater, Undeliverable
+from ombud.customers import blocks
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from ombud.pagination import cursor_id, decode_cursor, encode_cursor
 from ombud.storage.base import utcnow
@@ -153,6 +154,9 @@ class Incoming:
     attachments: Sequence[NewAttachment] = ()
     triage: bool = True
     reopen: bool = True
+    # False for what staff record themselves (an outbound call): a block stops a sender reaching the
+    # team, not the team reaching a customer.
+    blockable: bool = True
     # The id the channel knows the message by (channel, ref), looked up as new in this transaction: it
     # is recorded, so the same message delivered again is found, and inbound messages are counted.
     ref: tuple[str, str] | None = None
@@ -161,7 +165,12 @@ class Incoming:
 def take_in(*, session: Session, ticket: Ticket | None, incoming: Incoming) -> tuple[str, Ticket, Message]:
     """Add ``incoming`` to ``ticket`` (the conversation it continues), or open a ticket when there is none,
     or a follow-up when that ticket is closed. Return (outcome, ticket, message); outcome is "threaded",
-    "created" or "follow_up"."""
+    "created" or "follow_up". The last safety net of sender blocks: an adapter that forgot to drop a
+    blocked sender's message earlier gets SenderBlocked here, before anything is stored."""
+    if incoming.blockable:
+        blocks.refuse_if_blocked(
+            session=session, channel=incoming.channel.value, customer_id=incoming.customer_id
+        )
     if ticket is not None and ticket.status is not Status.closed:
         message = tickets.add_customer_message(
             session=session,

@@ -14,6 +14,7 @@ from ombud.cli.email import email as email_group
 from ombud.cli.kb import kb as kb_group
 from ombud.cli.policy import policy as policy_group
 from ombud.cli.report import report as report_group
+from ombud.cli.training import training as training_group
 from ombud.cli.triage import triage as triage_group
 from ombud.settings import Settings, describe
 
@@ -340,3 +341,4 @@ main.add_command(kb_group)
 main.add_command(policy_group)
 main.add_command(report_group)
 main.add_command(advocacy_group)
+main.add_command(training_group)

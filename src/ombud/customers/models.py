@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ombud.storage.base import Base, Id, Json, UTCDateTime, utcnow
@@ -114,3 +114,32 @@ class CustomerOffer(Base):
     offer: Mapped[dict[str, Any] | None] = mapped_column(Json)
     reason: Mapped[str] = mapped_column(String(30))
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SenderBlock(Base):
+    """A blocked sender: their messages are dropped by every channel before anything else happens (not
+    stored, not triaged, no ticket). It names a customer (every identity of theirs) or one identity value
+    (an email address, ``@domain``, a phone number or a social handle), with a reason and an optional
+    expiry; lifting it keeps the row (who blocked, who lifted, how many messages were dropped)."""
+
+    __tablename__ = "sender_blocks"
+    __table_args__ = (
+        Index("ix_sender_blocks_value", "identity_kind", "value"),
+        Index("ix_sender_blocks_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id", ondelete="CASCADE"))
+    # "email", "domain", "phone", "handle" with a normalised value; both NULL for a whole-customer block.
+    identity_kind: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    # The ticket whose messages led to the block, for the record.
+    ticket_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"))
+    dropped_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_dropped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -5,8 +5,12 @@ How an agent is chosen, within the team: only active agents, leads and admins wh
 free capacity on the ticket's channel are candidates. The best skill score wins (the ticket's intents,
 language, products and channel against the agent's skills, partial matches scored); then the lowest load
 on that channel, then the lowest load overall; among equals, round-robin (the next one after whoever got
-the team's last ticket). Every decision is recorded with the candidates and why each was or was not
-eligible, so a lead can see why a ticket went where it went.
+the team's last ticket). A hard ticket (its latest customer message abusive or highly frustrated) is
+spread fairly: agents who already had the team's limit of hostile tickets in a row come after everyone
+else eligible (still taking it when nobody else is free), and among equal skill the one with the lower
+emotional load wins before channel load (``ombud.people.load``; the figures are private, so decisions
+say only that hard conversations were spread, never anyone's load). Every decision is recorded with
+the candidates and why each was or was not eligible, so a lead can see why a ticket went where it went.
 
 Routing only ever assigns unassigned tickets: it never takes a ticket from anyone, so an assignment made
 by a person always stands. Assignments go through ``tickets.service.update_ticket`` as the system, so they
@@ -28,6 +32,7 @@ from ombud.accounts.models import Role, User
 from ombud.accounts.schemas import SYSTEM
 from ombud.customers import service as customers
 from ombud.events import service as events
+from ombud.people import load as emotional
 from ombud.routing.models import (
     AgentSkill,
     AgentStatus,
@@ -56,6 +61,10 @@ PRODUCT_TAG = "product:"
 # The trigger of a lead's "route now": always recorded, even when nothing changed.
 LEAD_TRIGGER = "lead.route_now"
 MAX_CANDIDATES = 50
+# Why a hard ticket went where it went, the same words whoever got it: routing decisions are shown to all
+# staff, and naming who had fewer hard conversations (or a run of hostile ones) would compare private
+# figures (emotional load is the agent's and their lead's only, and never a ranking).
+HARD_REASON = "a hard conversation, spread fairly over the team"
 DRAIN_MAX = 100
 STATUS_WORDS = {
     Availability.online: "online",
@@ -103,6 +112,15 @@ class Candidate:
     score: float
     eligible: bool
     why: str
+    # For a hard ticket only (else 0 and False): private figures, never written into the decision.
+    emotional_load: int = 0
+    held_back: bool = False  # had the team's limit of hostile tickets in a row
+
+    def rank(self, hard: bool) -> tuple[Any, ...]:
+        """The order among eligible candidates, best first (ties go round-robin)."""
+        if hard:
+            return (self.held_back, -self.score, self.emotional_load, self.load, self.total_load)
+        return (-self.score, self.load, self.total_load)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -261,8 +279,11 @@ def status_of(session: Session, user_id: int) -> AgentStatus | None:
     return session.get(AgentStatus, user_id)
 
 
-def candidates(*, session: Session, members: Sequence[User], needs: Needs) -> list[Candidate]:
-    """Return every member with their standing for this ticket, the eligible ones first, best first."""
+def candidates(
+    *, session: Session, members: Sequence[User], needs: Needs, hard: bool = False, max_in_a_row: int = 2
+) -> list[Candidate]:
+    """Return every member with their standing for this ticket, the eligible ones first, best first
+    (``hard``: spreading hard conversations, see the module's text)."""
     ids = [u.id for u in members]
     statuses = {
         s.user_id: s for s in session.scalars(select(AgentStatus).where(AgentStatus.user_id.in_(ids)))
@@ -271,6 +292,7 @@ def candidates(*, session: Session, members: Sequence[User], needs: Needs) -> li
     for skill in session.scalars(select(AgentSkill).where(AgentSkill.user_id.in_(ids))):
         skills[skill.user_id].append(skill)
     load = loads(session=session, user_ids=ids)
+    standing = emotional.standing(session=session, user_ids=ids) if hard else {}
     out: list[Candidate] = []
     for user in members:
         status = statuses.get(user.id)
@@ -299,23 +321,22 @@ def candidates(*, session: Session, members: Sequence[User], needs: Needs) -> li
                 score=skill_score(skills[user.id], needs),
                 eligible=not why,
                 why=why or "available",
+                emotional_load=standing[user.id].load if user.id in standing else 0,
+                held_back=user.id in standing and standing[user.id].hostile_in_a_row >= max_in_a_row,
             )
         )
-    out.sort(key=lambda c: (not c.eligible, -c.score, c.load, c.total_load, c.user_id))
+    out.sort(key=lambda c: (not c.eligible, *c.rank(hard), c.user_id))
     return out
 
 
-def pick(ranked: Sequence[Candidate], last_user_id: int | None) -> Candidate | None:
+def pick(ranked: Sequence[Candidate], last_user_id: int | None, hard: bool = False) -> Candidate | None:
     """Return the best eligible candidate; among equals (same score and loads), the next one after
     ``last_user_id`` in id order, wrapping around (round-robin)."""
     eligible = [c for c in ranked if c.eligible]
     if not eligible:
         return None
     top = eligible[0]
-    equals = sorted(
-        (c for c in eligible if (c.score, c.load, c.total_load) == (top.score, top.load, top.total_load)),
-        key=lambda c: c.user_id,
-    )
+    equals = sorted((c for c in eligible if c.rank(hard) == top.rank(hard)), key=lambda c: c.user_id)
     if last_user_id is not None:
         for candidate in equals:
             if candidate.user_id > last_user_id:
@@ -350,21 +371,33 @@ def route(
         reason = f"{team_reason}; automatic assignment is off for this team"
         return _queue_up(session, ticket, team=team, needs=needs, reason=reason, trigger=trigger, listed=[])
     members = accounts.access_team(session=session, team_id=team.team_id).members
-    ranked = candidates(session=session, members=members, needs=needs)
-    chosen_agent = pick(ranked, team.last_assigned_user_id)
-    listed = [c.as_dict() for c in ranked[:MAX_CANDIDATES]]
+    hard = emotional.ticket_hardness(session=session, ticket_id=ticket.id, triaged=triaged) is not None
+    ranked = candidates(
+        session=session,
+        members=members,
+        needs=needs,
+        hard=hard,
+        max_in_a_row=emotional.max_hostile_in_a_row(session=session, team_id=team.team_id),
+    )
+    chosen_agent = pick(ranked, team.last_assigned_user_id, hard)
+    # Listed in the order of a calm ticket: the order of a hard one would rank people by emotional load.
+    shown = sorted(ranked, key=lambda c: (not c.eligible, *c.rank(False), c.user_id))
+    listed = [c.as_dict() for c in shown[:MAX_CANDIDATES]]
     if chosen_agent is None:
         reason = f"{team_reason}; nobody is free" if members else f"{team_reason}; the team has no members"
         return _queue_up(
             session, ticket, team=team, needs=needs, reason=reason, trigger=trigger, listed=listed
         )
-    key = (chosen_agent.score, chosen_agent.load, chosen_agent.total_load)
-    ties = sum(1 for c in ranked if c.eligible and (c.score, c.load, c.total_load) == key)
-    reason = (
-        f"{team_reason}; {chosen_agent.name} is online with the best skill match "
-        f"({chosen_agent.score:.2f}) and the lowest load ({chosen_agent.load}/{chosen_agent.capacity} "
-        f"on {needs.channel})" + (f"; their turn among {ties} equals (round-robin)" if ties > 1 else "")
-    )
+    key = chosen_agent.rank(hard)
+    ties = sum(1 for c in ranked if c.eligible and c.rank(hard) == key)
+    if hard:
+        reason = f"{team_reason}; {chosen_agent.name} is online; {HARD_REASON}"
+    else:
+        reason = (
+            f"{team_reason}; {chosen_agent.name} is online with the best skill match "
+            f"({chosen_agent.score:.2f}) and the lowest load ({chosen_agent.load}/{chosen_agent.capacity} "
+            f"on {needs.channel})" + (f"; their turn among {ties} equals (round-robin)" if ties > 1 else "")
+        )
     _assign(session=session, ticket=ticket, team=team, user_id=chosen_agent.user_id)
     return decide(
         session,

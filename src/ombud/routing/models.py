@@ -122,7 +122,11 @@ class RoutingDecision(Base):
     """Why a ticket went where it went: the team, the agent or the queue, and every candidate considered."""
 
     __tablename__ = "routing_decisions"
-    __table_args__ = (Index("ix_routing_decisions_ticket_id_id", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_routing_decisions_ticket_id_id", "ticket_id", "id"),
+        # Fair routing of hard tickets reads each candidate's latest assignments (ombud.people.load).
+        Index("ix_routing_decisions_user_id_id", "user_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id", ondelete="CASCADE"))

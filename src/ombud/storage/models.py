@@ -11,6 +11,9 @@ from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
 from ombud.events import models as events_models
 from ombud.knowledge import models as knowledge_models
+from ombud.partners import models as partners_models
+from ombud.people import models as people_models
+from ombud.people import training_models as people_training_models
 from ombud.reports import models as reports_models
 from ombud.resolutions import models as resolutions_models
 from ombud.routing import models as routing_models
@@ -34,6 +37,9 @@ __all__ = [
     "events_models",
     "knowledge_models",
     "metadata",
+    "partners_models",
+    "people_models",
+    "people_training_models",
     "reports_models",
     "resolutions_models",
     "routing_models",

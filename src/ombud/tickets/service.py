@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from ombud.html import sanitise_html
@@ -164,6 +165,8 @@ def create_ticket(
     """
     if not (actor.can_serve or actor.is_customer):
         raise Forbidden("your role may not create tickets", code="role_forbidden")
+    if actor.is_customer:
+        blocks.refuse_if_blocked(session=session, channel="api", customer_id=actor.id)
     _check_body(data.body, limits)
     if data.external_id is not None:
         existing = _by_external_id(session=session, external_id=data.external_id, actor=actor)
@@ -488,6 +491,7 @@ def add_message(
     if actor.is_customer:
         if data.internal:
             raise Forbidden("customers cannot write internal notes", code="internal_forbidden")
+        blocks.refuse_if_blocked(session=session, channel="api", customer_id=actor.id)
         author_type = AuthorType.customer
     elif actor.can_serve:
         author_type = AuthorType.agent
@@ -675,6 +679,23 @@ def get_attachment(*, session: Session, principal: Principal, attachment_id: int
     blob = session.get(AttachmentBlob, attachment.sha256)
     assert blob is not None
     return attachment, blob.data
+
+
+def store_blob(*, session: Session, content: bytes) -> str:
+    """Store ``content`` once among the attachment blobs (by its SHA-256) and return the digest; other
+    domains' files (work order photos) share the table and its deduplication."""
+    digest = hashlib.sha256(content).hexdigest()
+    if session.get(AttachmentBlob, digest) is None:
+        session.add(AttachmentBlob(sha256=digest, size=len(content), data=content))
+        session.flush()
+    return digest
+
+
+def blob_data(*, session: Session, sha256: str) -> bytes:
+    blob = session.get(AttachmentBlob, sha256)
+    if blob is None:
+        raise NotFound("the file is gone", code="blob_not_found")
+    return blob.data
 
 
 def decode_attachments(items: list[AttachmentIn], limits: Limits) -> list[NewAttachment]:

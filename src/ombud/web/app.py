@@ -20,11 +20,13 @@ from ombud.web import (
     chat,
     errors,
     pages,
+    partner_portal,
     portal,
     workspace,
     workspace_advocacy,
     workspace_automations,
     workspace_cases,
+    workspace_partners,
     workspace_reports,
     workspace_resolutions,
     workspace_routing,
@@ -33,18 +35,28 @@ from ombud.web import (
     workspace_tracking,
 )
 from ombud.web import surveys as survey_pages
+from ombud.web import workspace_growth as growth_pages
+from ombud.web import workspace_people as people_pages
+from ombud.web import workspace_shield as shield_pages
+from ombud.web import workspace_training as training_pages
 from ombud.web.api import advocacy_cases as advocacy_cases_api
 from ombud.web.api import advocacy_insights as advocacy_insights_api
 from ombud.web.api import advocacy_themes as advocacy_themes_api
 from ombud.web.api import assist, calls, channels, customers, forms, knowledge, misc, social, tickets, triage
 from ombud.web.api import automations as automations_api
+from ombud.web.api import growth as growth_api
+from ombud.web.api import partners as partners_api
+from ombud.web.api import people as people_api
 from ombud.web.api import reports as reports_api
 from ombud.web.api import resolutions as resolutions_api
 from ombud.web.api import routing as routing_api
+from ombud.web.api import shield as shield_api
 from ombud.web.api import sla as sla_api
 from ombud.web.api import surveys as surveys_api
 from ombud.web.api import tracking as tracking_api
+from ombud.web.api import training as training_api
 from ombud.web.api import webhooks as webhooks_api
+from ombud.web.api import work_orders as work_orders_api
 from ombud.web.api.common import ERROR_RESPONSES
 
 log = logging.getLogger(__name__)
@@ -102,7 +114,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     return app
 
 
-def _include_routers(app: FastAPI) -> None:
+def _include_routers(app: FastAPI) -> None:  # noqa: PLR0915 (one line per router, nothing to split)
     """Mount the JSON API under /api/v1, then the pages (public, portal, survey, workspace)."""
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(misc.router)
@@ -129,6 +141,12 @@ def _include_routers(app: FastAPI) -> None:
     api.include_router(advocacy_cases_api.ticket_router)
     api.include_router(advocacy_themes_api.router)
     api.include_router(advocacy_insights_api.router)
+    api.include_router(growth_api.router)
+    api.include_router(partners_api.router)
+    api.include_router(work_orders_api.router)
+    api.include_router(people_api.router)
+    api.include_router(shield_api.router)
+    api.include_router(training_api.router)
     api.include_router(chat.agent_router)
     app.include_router(api)
     app.include_router(chat.visitor_router)
@@ -145,6 +163,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(workspace_cases.router)
     app.include_router(workspace_advocacy.router)
     app.include_router(workspace_themes.router)
+    app.include_router(partner_portal.router)
+    app.include_router(workspace_partners.router)
+    app.include_router(growth_pages.router)
+    app.include_router(people_pages.router)
+    app.include_router(shield_pages.router)
+    app.include_router(training_pages.router)
 
 
 def _max_request_bytes(runtime: Runtime) -> int:

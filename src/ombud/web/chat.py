@@ -28,6 +28,7 @@ from ombud.channels import service as channels
 from ombud.channels.chat import service as chat
 from ombud.channels.chat.hub import AGENTS, PRESENCE, ChatHub, Subscription, ticket_topic, visitor_topic
 from ombud.channels.models import ChatVisitor
+from ombud.customers.blocks import SenderBlocked
 from ombud.errors import Conflict, Forbidden, OmbudError
 from ombud.knowledge import assistant
 from ombud.knowledge.schemas import CitedArticle
@@ -141,7 +142,12 @@ class AssistantReply(BaseModel):
 # -- helpers ----------------------------------------------------------------------------------------------
 def _in_session(runtime: Runtime, work: Callable[[Session], T], *, write: bool = True) -> T:
     with runtime.database.session(write=write) as session:
-        result = work(session)
+        try:
+            result = work(session)
+        except SenderBlocked:
+            if write:
+                session.commit()  # the refused line is counted on the block, nothing else was written
+            raise
         if write:
             session.commit()
         return result

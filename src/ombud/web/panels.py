@@ -17,11 +17,15 @@ from ombud.tickets.models import Ticket
 from ombud.web import (
     advocacy_case_views,
     automations_views,
+    partners_views,
+    people_views,
     reports_views,
     resolutions_views,
     routing_views,
+    shield_views,
     sla_views,
     tracking_views,
+    training_views,
 )
 
 
@@ -41,19 +45,27 @@ TICKET_PANELS: list[TicketPanel] = [
     # Concerns first: what the customer asked, before what was done about it.
     TicketPanel("concerns", "workspace/panels/concerns.html", tracking_views.concerns_panel),
 ]
+# Abuse shielding (conduct reply, escalation, sender blocks); the message loop reads its shields too.
+TICKET_PANELS.insert(0, TicketPanel("shield", "workspace/shield_panel.html", shield_views.panel))
 # A known problem (an open advocacy case) and its workaround, right after what the customer asked.
 TICKET_PANELS.append(TicketPanel("advocacy", "workspace/panels/advocacy.html", advocacy_case_views.panel))
 TICKET_PANELS.append(TicketPanel("resolutions", "workspace/panels/resolutions.html", resolutions_views.panel))
+# Field visits follow the remedies: a work order is how a repair or an installation is resolved.
+TICKET_PANELS.append(TicketPanel("work_orders", "workspace/panels/work_orders.html", partners_views.panel))
 TICKET_PANELS.append(TicketPanel("links", "workspace/panels/links.html", tracking_views.links_panel))
 TICKET_PANELS.append(
     TicketPanel("reminders", "workspace/panels/reminders.html", tracking_views.reminders_panel)
 )
 TICKET_PANELS.append(TicketPanel("routing", "workspace/routing-panel.html", routing_views.panel_context))
+# Help from teammates (and a recovery break offered to the agent), next to who has the ticket.
+TICKET_PANELS.append(TicketPanel("help", "workspace/panels/help.html", people_views.panel))
 TICKET_PANELS.append(TicketPanel("sla", "workspace/panels/sla.html", sla_views.panel))
 TICKET_PANELS.append(
     TicketPanel("satisfaction", "workspace/panels/satisfaction.html", reports_views.satisfaction_panel)
 )
 TICKET_PANELS.append(TicketPanel("automations", "workspace/automation-panel.html", automations_views.panel))
+# Leads, advocates and admins turn a resolved or escalated ticket into a role-play scenario.
+TICKET_PANELS.append(TicketPanel("training", "workspace/panels/training.html", training_views.panel))
 
 
 def render_context(

@@ -23,13 +23,16 @@ from sqlalchemy.orm import Session
 from ombud.accounts import sessions
 from ombud.channels.email.service import EmailAdapter, EmailConfig
 from ombud.channels.registry import TryLater, Undeliverable
-from ombud.errors import InvalidInput, OmbudError, TooManyRequests, Unauthorized
+from ombud.errors import InvalidInput, NotFound, OmbudError, TooManyRequests, Unauthorized
+from ombud.partners import work_orders
+from ombud.partners.schemas import WorkOrderCustomerView
 from ombud.runtime import Runtime
 from ombud.tickets import portal as view
 from ombud.tickets import ratings
 from ombud.tickets import service as tickets
 from ombud.tickets.models import AuthorType, Status
 from ombud.tickets.schemas import AttachmentIn, MessageCreate
+from ombud.web import partners_views
 from ombud.web.api.common import IdPath
 from ombud.web.deps import (
     SESSION_COOKIE,
@@ -62,7 +65,12 @@ STATUS_WORDS = {
     Status.closed: "Closed",
 }
 SCORES = [(1, "Very poor"), (2, "Poor"), (3, "OK"), (4, "Good"), (5, "Excellent")]
-NOTICES = {"reply": "Your reply was sent.", "rating": "Thank you: your rating is saved."}
+NOTICES = {
+    "reply": "Your reply was sent.",
+    "rating": "Thank you: your rating is saved.",
+    "appointment": "Your appointment is booked. We will remind you the day before.",
+    "visit_rating": "Thank you for rating the visit.",
+}
 # What AttachmentIn accepts as a content type; a browser's odd value becomes the generic one.
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")
 
@@ -169,14 +177,15 @@ def ticket_page(
     ticket_id: IdPath,
     session: ReadSession,
     runtime: RuntimeDep,
-    done: Literal["reply", "rating"] | None = None,
+    done: Literal["reply", "rating", "appointment", "visit_rating"] | None = None,
 ) -> Response:
     """One conversation (no internal notes), with the reply and rating forms."""
     browser = _customer(request, session)
     if browser is None:
         return RedirectResponse("/portal/login", status_code=303)
     found = view.conversation(session=session, principal=browser.principal, ticket_id=ticket_id)
-    return _ticket_page(found, browser, runtime, notice=NOTICES.get(done or ""))
+    visits = _visits(session, browser, ticket_id)
+    return _ticket_page(found, browser, runtime, notice=NOTICES.get(done or ""), visits=visits)
 
 
 @router.post("/tickets/{ticket_id}/reply", response_class=HTMLResponse)
@@ -231,6 +240,62 @@ def rate(
     return RedirectResponse(f"/portal/tickets/{ticket_id}?done=rating#rating", status_code=303)
 
 
+@router.post("/tickets/{ticket_id}/work-orders/{work_order_id}/appointment", response_class=HTMLResponse)
+def choose_appointment(
+    request: Request,
+    ticket_id: IdPath,
+    work_order_id: IdPath,
+    session: WriteSession,
+    runtime: RuntimeDep,
+    start: Annotated[str, Form(max_length=60)] = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """Book the visit at one of the times the technician offered."""
+    browser = _acting_customer(request, session, csrf_token)
+    try:
+        _own_visit(session, browser, ticket_id, work_order_id)
+        work_orders.confirm_slot(
+            session=session,
+            actor=browser.principal,
+            work_order_id=work_order_id,
+            start=partners_views.parse_instant(start),
+        )
+    except OmbudError as error:
+        part = f"visit-{work_order_id}"
+        return _form_again(session, browser, runtime, ticket_id, error, part=part, draft="")
+    session.commit()
+    return RedirectResponse(f"/portal/tickets/{ticket_id}?done=appointment#visits", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/work-orders/{work_order_id}/rating", response_class=HTMLResponse)
+def rate_visit(
+    request: Request,
+    ticket_id: IdPath,
+    work_order_id: IdPath,
+    session: WriteSession,
+    runtime: RuntimeDep,
+    score: Annotated[int, Form()] = 0,
+    comment: Annotated[str, Form(max_length=5000)] = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """Rate the completed visit, 1 to 5 with a comment, once."""
+    browser = _acting_customer(request, session, csrf_token)
+    try:
+        _own_visit(session, browser, ticket_id, work_order_id)
+        work_orders.rate_visit(
+            session=session,
+            actor=browser.principal,
+            work_order_id=work_order_id,
+            score=score,
+            comment=comment,
+        )
+    except OmbudError as error:
+        part = f"visit-{work_order_id}"
+        return _form_again(session, browser, runtime, ticket_id, error, part=part, draft=comment)
+    session.commit()
+    return RedirectResponse(f"/portal/tickets/{ticket_id}?done=visit_rating#visits", status_code=303)
+
+
 @router.get("/attachments/{attachment_id}")
 def attachment(request: Request, attachment_id: IdPath, session: ReadSession) -> Response:
     """An attachment of the customer's own ticket, always as a download (never shown inline)."""
@@ -269,6 +334,25 @@ def _acting_customer(request: Request, session: Session, csrf_token: str) -> ses
         raise Unauthorized("your session has ended; sign in again at /portal/login", code="session_expired")
     check_csrf(request, browser, csrf_token)
     return browser
+
+
+def _visits(
+    session: Session, browser: sessions.BrowserSession, ticket_id: int
+) -> list[WorkOrderCustomerView]:
+    """The ticket's field visits as the customer sees them (no partner notes, photos or staff details)."""
+    found = work_orders.for_ticket(session=session, principal=browser.principal, ticket_id=ticket_id)
+    return [work_orders.customer_view(session=session, work_order=order) for order in found]
+
+
+def _own_visit(
+    session: Session, browser: sessions.BrowserSession, ticket_id: int, work_order_id: int
+) -> None:
+    """404 unless the work order is on this ticket of the signed-in customer."""
+    order = work_orders.access_work_order(
+        session=session, principal=browser.principal, work_order_id=work_order_id
+    )
+    if order.ticket_id != ticket_id:
+        raise NotFound(f"no work order with id {work_order_id}", code="work_order_not_found")
 
 
 def _send_link(runtime: Runtime, address: str, link: str, customer_id: int) -> None:
@@ -338,7 +422,10 @@ def _form_again(
     else:
         message, status = error.message, error.status
     found = view.conversation(session=session, principal=browser.principal, ticket_id=ticket_id)
-    return _ticket_page(found, browser, runtime, status=status, errors={part: message}, drafts={part: draft})
+    visits = _visits(session, browser, ticket_id)
+    return _ticket_page(
+        found, browser, runtime, status=status, errors={part: message}, drafts={part: draft}, visits=visits
+    )
 
 
 def _ticket_page(
@@ -350,10 +437,15 @@ def _ticket_page(
     notice: str | None = None,
     errors: dict[str, str] | None = None,
     drafts: dict[str, str] | None = None,
+    visits: list[WorkOrderCustomerView] | None = None,
 ) -> HTMLResponse:
     return _page(
         "ticket.html",
         status,
+        visits=visits or [],
+        visit_status=partners_views.STATUS_WORDS,
+        visit_kinds=partners_views.KIND_WORDS,
+        window=partners_views.window,
         csrf=browser.csrf_token,
         ticket=found.ticket,
         messages=found.messages,

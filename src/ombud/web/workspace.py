@@ -11,7 +11,9 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from ombud.accounts import service as accounts
 from ombud.accounts import sessions
+from ombud.accounts.models import Role
 from ombud.errors import Conflict, Forbidden, InvalidInput, OmbudError, TooManyRequests, Unauthorized
 from ombud.tickets import inbox
 from ombud.tickets import service as tickets
@@ -141,7 +143,11 @@ def login(
         )
     signed_in = sessions.start_session(session=session, user_id=user_id)
     session.commit()
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    partner_page = target == "/partner" or target.startswith("/partner/")
+    if not partner_page and accounts.access_user(session=session, user_id=user_id).role is Role.partner:
+        target = "/partner"  # a field technician has no workspace: their portal instead
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, signed_in)
     response.delete_cookie(SIGN_IN_COOKIE, path="/login")
     return response

@@ -28,15 +28,6 @@ router = APIRouter(include_in_schema=False)
 OptionalId = Annotated[str, Form(max_length=20)]
 
 
-def _optional_id(value: str, name: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) < 2**63:
-        raise InvalidInput(f"{name} must be an id", code="invalid_input")
-    return int(value)
-
-
 def _back(target: str, fallback: str) -> str:
     return target if target.startswith("/agent/") else fallback
 
@@ -67,9 +58,9 @@ def propose(
             amount=rules.parse_amount(amount),
             currency=currency.strip().upper(),
             reason=reason,
-            purchase_id=_optional_id(purchase_id, "purchase"),
-            concern_id=_optional_id(concern_id, "concern"),
-            approver_id=_optional_id(approver_id, "approver"),
+            purchase_id=views.optional_id(purchase_id, "purchase"),
+            concern_id=views.optional_id(concern_id, "concern"),
+            approver_id=views.optional_id(approver_id, "approver"),
             reference=reference.strip() or None,
             note=note,
             apply=bool(apply),

@@ -391,6 +391,16 @@ def form_id(text: str, field: str) -> int | None:
     return ids[0] if ids else None
 
 
+def optional_id(value: str, name: str) -> int | None:
+    """Return the one id in a form field, or None when it is empty (InvalidInput "<name> must be an id")."""
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) < 2**63:
+        raise InvalidInput(f"{name} must be an id", code="invalid_input")
+    return int(value)
+
+
 def checked_form(model: type[M], data: dict[str, Any]) -> M:
     """Return ``data`` as ``model``, or raise InvalidInput naming the first field to fix."""
     try:

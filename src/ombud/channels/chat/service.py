@@ -23,6 +23,7 @@ from ombud.channels.chat.hub import AGENTS, ChatHub, visitor_topic
 from ombud.channels.email.service import EmailAdapter
 from ombud.channels.models import ChatVisitor
 from ombud.channels.registry import Outbound, Undeliverable
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.customers.models import IdentityKind
 from ombud.customers.schemas import CustomerRef
@@ -53,6 +54,9 @@ def start_visitor(*, session: Session, name: str | None, email: str | None) -> t
     becomes this customer's only if nobody has it, and a chat never joins another customer's timeline
     by it (an agent merges the two when they are one person).
     """
+    if email:
+        # Before the visitor's customer exists: a blocked address starts no chat at all.
+        blocks.refuse_if_blocked(session=session, channel=CHANNEL, email=email)
     token = secrets.token_urlsafe(32)
     public_id = "v_" + secrets.token_hex(8)
     customer, _ = customers.resolve_customer(
@@ -113,6 +117,7 @@ def post_line(*, session: Session, visitor: ChatVisitor, text: str, client_id: s
     known = _stored_line(session, ref)
     if known is not None:
         return known
+    blocks.refuse_if_blocked(session=session, channel=CHANNEL, customer_id=visitor.customer_id)
     since = utcnow() - channels.FLOOD_WINDOW
     if (
         channels.inbound_count_since(session=session, customer_id=visitor.customer_id, since=since)
@@ -168,6 +173,7 @@ def continue_by_email(*, session: Session, visitor: ChatVisitor, email: str) -> 
     """Nobody could answer now: agents' replies go to ``email`` while the visitor is away. An address
     someone else has stays theirs: the reply still goes there, the timelines stay apart until an agent
     merges them."""
+    blocks.refuse_if_blocked(session=session, channel=CHANNEL, customer_id=visitor.customer_id, email=email)
     _take_address(session=session, visitor=visitor, email=email)
     visitor.by_email = True
     session.flush()
@@ -224,6 +230,7 @@ class AssistantTicketOpener:
         self.line: Line | None = None
 
     def __call__(self, conversation: Conversation, subject: str, transcript: str) -> int:
+        blocks.refuse_if_blocked(session=self.session, channel=CHANNEL, customer_id=self.visitor.customer_id)
         _, ticket, message = channels.take_in(
             session=self.session,
             ticket=current_ticket(session=self.session, visitor=self.visitor),
@@ -298,6 +305,8 @@ def assistant_gate(
             flood_limit=flood_limit,
         )
         return _with_people(line)
+    # The assistant is no way around a block: a blocked visitor gets no answer and no hand-over.
+    blocks.refuse_if_blocked(session=session, channel=CHANNEL, customer_id=visitor.customer_id)
     channels.check_rate(session=session, key=f"chat-assistant:{visitor.public_id}", limit=rate_limit)
     conversation = assistant_conversation(session=session, visitor=visitor, start=True)
     assert conversation is not None  # started when missing

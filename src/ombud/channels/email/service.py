@@ -19,6 +19,7 @@ from ombud.channels import service as channels
 from ombud.channels.email.parse import ParsedEmail, parse_email
 from ombud.channels.models import Direction, InboundEmail, QuarantineState
 from ombud.channels.registry import Outbound, TryLater, Undeliverable
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.customers.schemas import CustomerRef
 from ombud.errors import Conflict, OmbudError
@@ -60,7 +61,7 @@ class EmailConfig:
 class Received:
     """What became of one inbound email."""
 
-    outcome: str  # "created" | "threaded" | "follow_up" | "duplicate" | "quarantined"
+    outcome: str  # "created" | "threaded" | "follow_up" | "duplicate" | "quarantined" | "dropped"
     ticket_id: int | None = None
     message_id: int | None = None
     quarantine_id: int | None = None
@@ -77,8 +78,13 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
     the reason. ``force`` (an admin releasing it from the quarantine) skips the bounce, loop and flood
     checks. The caller commits.
     """
-    digest = channels.store_raw(session=session, data=raw)
     parsed = parse_email(raw)
+    # A blocked sender's email is dropped before anything is kept: not its source, not a customer.
+    if parsed.sender is not None and blocks.drop_if_blocked(
+        session=session, channel=CHANNEL, email=parsed.sender
+    ):
+        return Received(outcome="dropped", reason="sender_blocked")
+    digest = channels.store_raw(session=session, data=raw)
 
     def hold(code: str, reason: str) -> Received:
         item = channels.quarantine(

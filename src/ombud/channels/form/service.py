@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM
 from ombud.channels import service as channels
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.customers.schemas import CustomerRef
 from ombud.errors import InvalidInput, TooManyRequests
@@ -61,7 +62,8 @@ def submit(
     rate_limit: int,
     flood_limit: int,
 ) -> Submitted:
-    """Open a ticket from the form; raise InvalidInput (honeypot) or TooManyRequests (rate, flood)."""
+    """Open a ticket from the form; raise InvalidInput (honeypot), TooManyRequests (rate, flood) or
+    SenderBlocked (403 ``sender_blocked``: commit, the drop is counted)."""
     # The limit first: a bot that fills the honeypot cannot fill the quarantine either.
     channels.check_rate(session=session, key=f"form:{client}", limit=rate_limit)
     if form.website.strip():
@@ -78,6 +80,8 @@ def submit(
         raise SpamSuspected(
             "this form looks filled in by a program: leave the field marked 'leave empty' empty"
         )
+    # Before the customer is found or created: a blocked sender leaves nothing behind.
+    blocks.refuse_if_blocked(session=session, channel=CHANNEL, email=form.email)
     customer, _ = customers.resolve_customer(
         session=session, ref=CustomerRef(email=form.email, name=form.name), actor=SYSTEM
     )

@@ -12,6 +12,7 @@ from ombud.audit import service as audit
 from ombud.channels import service as channels
 from ombud.channels.models import Call, CallDirection, CallOutcome
 from ombud.channels.phone.schemas import CallIn
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.customers.models import IdentityKind
 from ombud.customers.schemas import CustomerRef
@@ -39,6 +40,9 @@ def record_call(*, session: Session, data: CallIn, actor: Principal) -> tuple[Ca
         return known
     caller, callee = normalise_phone(data.caller), normalise_phone(data.callee)
     number = caller if data.direction is CallDirection.inbound else callee
+    if data.direction is CallDirection.inbound:
+        # A blocked caller's call is not recorded (the integration is told 403 sender_blocked).
+        blocks.refuse_if_blocked(session=session, channel="phone", phone=number)
     if data.agent_id is not None:
         accounts.access_user(session=session, user_id=data.agent_id)
     existing = None
@@ -87,6 +91,8 @@ def record_call(*, session: Session, data: CallIn, actor: Principal) -> tuple[Ca
                 channel_meta=meta,
                 # Only what the customer said is read by triage; a missed call has nothing to read.
                 triage=bool(said),
+                # An agent's call to a blocked customer is the team's own record, not the sender's.
+                blockable=data.direction is CallDirection.inbound,
             ),
         )
         call = Call(

@@ -31,6 +31,7 @@ from ombud.channels.models import ChannelRef, Direction, Quarantined, Quarantine
 from ombud.channels.registry import Outbound, TryLater, Undeliverable
 from ombud.channels.social.schemas import EndpointCreate, EndpointUpdate, SocialMessageIn
 from ombud.channels.social.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signature_problem
+from ombud.customers import blocks
 from ombud.customers import service as customers
 from ombud.customers.schemas import CustomerRef
 from ombud.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -130,7 +131,7 @@ def _endpoint(session: Session, name: str) -> SocialEndpoint | None:
 # -- inbound ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Taken:
-    outcome: str  # created, threaded, follow_up, duplicate, quarantined
+    outcome: str  # created, threaded, follow_up, duplicate, quarantined, dropped
     ticket_id: int | None
     message_id: int | None
     reason: str = ""
@@ -167,10 +168,13 @@ def receive(
     known = _duplicate(session, ref)
     if known is not None:
         return known
+    handle = f"{endpoint.name}:{data.sender.handle}"
+    # A blocked sender's message is dropped before anything is kept (the platform is told "dropped").
+    if blocks.drop_if_blocked(session=session, channel=CHANNEL, handle=handle):
+        return Taken("dropped", None, None, "sender_blocked")
     if not data.text.strip() and not data.attachments:
         raise InvalidInput("the message has neither text nor attachments", code="empty_message")
     attachments = tickets.decode_attachments(data.attachments, limits)
-    handle = f"{endpoint.name}:{data.sender.handle}"
     customer, _ = customers.resolve_customer(
         session=session, ref=CustomerRef(handle=handle, name=data.sender.name), actor=SYSTEM
     )

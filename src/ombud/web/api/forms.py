@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ombud.channels.form import service as form_channel
+from ombud.customers.blocks import SenderBlocked
 from ombud.runtime import Runtime
 from ombud.tickets.schemas import AttachmentIn
 from ombud.tickets.service import NewAttachment, decode_attachments
@@ -28,7 +29,7 @@ class ContactOut(BaseModel):
 async def contact(body: ContactIn, request: Request, runtime: RuntimeDep) -> ContactOut:
     """Open a ticket from the web form. Anyone may post; `website` is a honeypot that must stay empty
     (422 `spam_suspected`), and one client address may post OMBUD_FORM_RATE_LIMIT times in 10 minutes
-    (429 `rate_limited` with Retry-After)."""
+    (429 `rate_limited` with Retry-After); a blocked sender gets 403 `sender_blocked`."""
     attachments = decode_attachments(body.attachments, runtime.limits)
     form = form_channel.ContactForm.model_validate(body.model_dump(exclude={"attachments"}))
     client = request.client.host if request.client else "unknown"
@@ -50,8 +51,8 @@ def submit_form(
                 rate_limit=runtime.settings.form_rate_limit,
                 flood_limit=runtime.settings.email_flood_limit,
             )
-        except form_channel.SpamSuspected:
-            session.commit()  # the quarantined copy stays for an admin to look at
+        except (form_channel.SpamSuspected, SenderBlocked):
+            session.commit()  # the quarantined copy stays for an admin to look at; the drop is counted
             raise
         session.commit()
         return submitted

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from ombud.audit import service as audit
+from ombud.customers.blocks import SenderBlocked
 from ombud.errors import Forbidden, InvalidInput, NotFound
 from ombud.tickets import ratings
 from ombud.tickets import service as tickets
@@ -61,9 +62,13 @@ def create_ticket(
     response: Response,
 ) -> TicketDetail:
     """Open a ticket with the customer's first message; the customer is found by identity or created."""
-    ticket, created = tickets.create_ticket(
-        session=session, data=data, actor=principal, limits=runtime.limits
-    )
+    try:
+        ticket, created = tickets.create_ticket(
+            session=session, data=data, actor=principal, limits=runtime.limits
+        )
+    except SenderBlocked:
+        session.commit()  # refused before anything was written: only the drop is counted on the block
+        raise
     session.commit()
     if not created:
         response.status_code = 200
@@ -152,9 +157,13 @@ def add_message(
 ) -> MessagePublic:
     """Add a public reply or an internal note as the caller."""
     ticket = tickets.access_ticket(session=session, principal=principal, ticket_id=ticket_id)
-    message = tickets.add_message(
-        session=session, ticket=ticket, data=data, actor=principal, limits=runtime.limits
-    )
+    try:
+        message = tickets.add_message(
+            session=session, ticket=ticket, data=data, actor=principal, limits=runtime.limits
+        )
+    except SenderBlocked:
+        session.commit()  # refused before anything was written: only the drop is counted on the block
+        raise
     session.commit()
     return MessagePublic.model_validate(message)
 

@@ -19,6 +19,63 @@
     return data;
   }
 
+  // The live reply check's findings list: a line per finding not dismissed, with its suggestion, any extra of
+  // the page's (decorate) and a Dismiss button. Shared with the trainer's composer (training.js).
+  function renderFindings({ list, body, findings, dismissed, rerender, decorate }) {
+    list.innerHTML = "";
+    const shown = findings.filter((f) => !dismissed.has(f.id));
+    if (!body.value.trim()) {
+      list.innerHTML = '<li class="muted">Start writing; the check runs as you type.</li>';
+      return;
+    }
+    if (!shown.length) {
+      const li = document.createElement("li");
+      li.className = "ok";
+      li.textContent = "Clear and kind: nothing to fix.";
+      list.append(li);
+      return;
+    }
+    for (const finding of shown) {
+      const li = document.createElement("li");
+      li.className = `finding ${finding.severity}`;
+      const message = document.createElement("span");
+      message.textContent = finding.message;
+      li.append(message);
+      if (finding.suggestion) {
+        const suggestion = document.createElement("span");
+        suggestion.className = "suggestion";
+        suggestion.textContent = ` Try: “${finding.suggestion}”`;
+        li.append(suggestion);
+      }
+      if (decorate) decorate(li, finding);
+      const dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "link";
+      dismiss.textContent = "Dismiss";
+      dismiss.setAttribute("aria-label", `Dismiss: ${finding.message}`);
+      dismiss.addEventListener("click", () => {
+        dismissed.add(finding.id);
+        rerender();
+      });
+      li.append(dismiss);
+      list.append(li);
+    }
+  }
+
+  // Ask the reply check at ``url`` about ``text``: shows the reading grade in ``grade`` (or why the check is
+  // unavailable) and returns the findings, or null when the check failed.
+  async function checkReply(url, text, dismissed, grade) {
+    try {
+      const data = await postJSON(url, { text, dismissed: Array.from(dismissed) });
+      grade.textContent = data.grade != null ? `· reading grade ${Number(data.grade).toFixed(1)}` : "";
+      return data.findings || [];
+    } catch (error) {
+      grade.textContent = `· the check is unavailable (${error.message})`;
+      return null;
+    }
+  }
+  window.ombudCheck = { renderFindings, checkReply };
+
   function postForm(url, fields) {
     const form = new FormData();
     form.append("csrf_token", csrf);
@@ -216,54 +273,22 @@
       return $("input[name=kind][value=reply]").checked;
     }
 
+    // A replaceable finding's suggestion can be applied to the reply in one click.
+    function addApply(li, finding) {
+      if (!finding.suggestion || !REPLACEABLE.has(finding.code)) return;
+      if (!finding.excerpt || !body.value.includes(finding.excerpt)) return;
+      const apply = document.createElement("button");
+      apply.type = "button";
+      apply.textContent = "Apply";
+      apply.addEventListener("click", () => {
+        body.value = body.value.replace(finding.excerpt, finding.suggestion);
+        scheduleCheck(0);
+      });
+      li.append(apply);
+    }
+
     function render() {
-      findingsList.innerHTML = "";
-      const shown = findings.filter((f) => !dismissed.has(f.id));
-      if (!body.value.trim()) {
-        findingsList.innerHTML = '<li class="muted">Start writing; the check runs as you type.</li>';
-        return;
-      }
-      if (!shown.length) {
-        const li = document.createElement("li");
-        li.className = "ok";
-        li.textContent = "Clear and kind: nothing to fix.";
-        findingsList.append(li);
-        return;
-      }
-      for (const finding of shown) {
-        const li = document.createElement("li");
-        li.className = `finding ${finding.severity}`;
-        const message = document.createElement("span");
-        message.textContent = finding.message;
-        li.append(message);
-        if (finding.suggestion) {
-          const suggestion = document.createElement("span");
-          suggestion.className = "suggestion";
-          suggestion.textContent = ` Try: “${finding.suggestion}”`;
-          li.append(suggestion);
-          if (REPLACEABLE.has(finding.code) && finding.excerpt && body.value.includes(finding.excerpt)) {
-            const apply = document.createElement("button");
-            apply.type = "button";
-            apply.textContent = "Apply";
-            apply.addEventListener("click", () => {
-              body.value = body.value.replace(finding.excerpt, finding.suggestion);
-              scheduleCheck(0);
-            });
-            li.append(apply);
-          }
-        }
-        const dismiss = document.createElement("button");
-        dismiss.type = "button";
-        dismiss.className = "link";
-        dismiss.textContent = "Dismiss";
-        dismiss.setAttribute("aria-label", `Dismiss: ${finding.message}`);
-        dismiss.addEventListener("click", () => {
-          dismissed.add(finding.id);
-          render();
-        });
-        li.append(dismiss);
-        findingsList.append(li);
-      }
+      renderFindings({ list: findingsList, body, findings, dismissed, rerender: render, decorate: addApply });
     }
 
     async function runCheck() {
@@ -274,17 +299,10 @@
         render();
         return;
       }
-      try {
-        const data = await postJSON(`/api/v1/tickets/${ticketId}/check`, {
-          text,
-          dismissed: Array.from(dismissed),
-        });
-        findings = data.findings || [];
-        grade.textContent = data.grade != null ? `· reading grade ${Number(data.grade).toFixed(1)}` : "";
-        render();
-      } catch (error) {
-        grade.textContent = `· the check is unavailable (${error.message})`;
-      }
+      const found = await checkReply(`/api/v1/tickets/${ticketId}/check`, text, dismissed, grade);
+      if (found === null) return;
+      findings = found;
+      render();
     }
     function scheduleCheck(delay) {
       clearTimeout(timer);
