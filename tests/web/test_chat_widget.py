@@ -36,9 +36,10 @@ from tests.conftest import Personas, make_people
 from tests.web.browser import LiveServer, screenshot_path
 
 # Everything here answers in well under a second; the margin is for a busy 2-core CI machine.
-WAIT_MS = 10_000
+WAIT_MS = 30_000
 WAIT_S = WAIT_MS / 1000
-expect.set_options()
+# Playwright's expect() waits 5 s by default, too little for a widget line on a loaded CI machine.
+expect.set_options(timeout=WAIT_MS)
 # Chromium without WebSocket, as behind a proxy that blocks them: the widget must fall back to HTTP.
 NO_WEBSOCKET = "delete window.WebSocket;"
 
