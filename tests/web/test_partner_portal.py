@@ -625,3 +625,26 @@ def test_an_advocate_reads_work_orders_but_does_not_make_them(
     cancel = client.post(f"/agent/work-orders/{order}/cancel", data={"csrf_token": csrf, "reason": "no"})
     assert cancel.status_code == 403
     assert status_of(runtime, order) is WorkOrderStatus.offered
+
+
+def test_staff_pages_show_the_times_a_partner_offered(
+    client: TestClient, runtime: Runtime, people: Personas
+) -> None:
+    # The offered times are kept as ISO strings in the row; the staff pages once called date methods on them
+    # and answered 500 as soon as a partner had offered times.
+    make_network(runtime, people)
+    ticket = ticket_id(client, people)
+    order = make_work_order(runtime, people, ticket)
+    partner = people.partner.headers
+    accepted = client.post(f"/api/v1/work-orders/{order}/accept", json={}, headers=partner)
+    assert accepted.status_code == 200, accepted.text
+    offered = client.post(f"/api/v1/work-orders/{order}/slots", json={}, headers=partner)
+    assert offered.status_code == 200, offered.text
+    first = offered.json()["offered_slots"][0]["start"]
+
+    with browser(runtime) as staff:
+        staff_sign_in(staff, runtime, "agent@desk.test")
+        for page in (f"/agent/work-orders/{order}", f"/agent/tickets/{ticket}"):
+            shown = staff.get(page)
+            assert shown.status_code == 200, f"{page}: {shown.status_code}"
+            assert f'name="start" value="{first.replace("Z", "+00:00")}"' in shown.text, page

@@ -176,12 +176,13 @@ def offer_slots(
     return work_order
 
 
+def offered_slots(work_order: WorkOrder) -> list[Slot]:
+    """The times offered to the customer, as slots (the row keeps them as ISO strings in JSON)."""
+    return [Slot.model_validate(raw) for raw in work_order.offered_slots or []]
+
+
 def _offered(work_order: WorkOrder, start: dt.datetime) -> Slot | None:
-    for raw in work_order.offered_slots or []:
-        slot = Slot.model_validate(raw)
-        if slot.start == start:
-            return slot
-    return None
+    return next((slot for slot in offered_slots(work_order) if slot.start == start), None)
 
 
 def confirm_slot(*, session: Session, actor: Principal, work_order_id: int, start: dt.datetime) -> WorkOrder:

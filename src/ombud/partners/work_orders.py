@@ -30,7 +30,6 @@ from ombud.partners.models import (
 )
 from ombud.partners.schemas import (
     PartUsed,
-    Slot,
     VisitView,
     WorkOrderCreate,
     WorkOrderCustomerView,
@@ -159,7 +158,7 @@ def customer_view(*, session: Session, work_order: WorkOrder) -> WorkOrderCustom
         kind=work_order.kind,
         status=work_order.status,
         summary=work_order.summary,
-        offered_slots=[Slot.model_validate(s) for s in work_order.offered_slots or []],
+        offered_slots=scheduling.offered_slots(work_order),
         slot_start=work_order.slot_start,
         slot_end=work_order.slot_end,
         outcome=work_order.outcome,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts import service as accounts
 from ombud.accounts.schemas import Principal
 from ombud.errors import InvalidInput
-from ombud.partners import feedback, work_orders
+from ombud.partners import feedback, scheduling, work_orders
 from ombud.partners import service as partners
 from ombud.partners.models import WorkOrderKind, WorkOrderStatus
 from ombud.people import shield
@@ -240,6 +240,7 @@ def panel(*, session: Session, principal: Principal, ticket: Ticket) -> dict[str
     partner_names = {p.id: p.name for p in partners.list_partners(session=session, principal=principal)}
     return {
         "orders": orders,
+        "slots": {o.id: scheduling.offered_slots(o) for o in orders},
         # Without insults: a concern may quote an abusive message, and its text can become a partner's
         # work order summary.
         "concerns": [

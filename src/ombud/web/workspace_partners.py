@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ombud.accounts import service as accounts
 from ombud.accounts.models import Role
 from ombud.errors import InvalidInput
-from ombud.partners import feedback, scorecards, work_orders
+from ombud.partners import feedback, scheduling, scorecards, work_orders
 from ombud.partners import service as partners
 from ombud.partners.models import FeedbackState, WorkOrderStatus
 from ombud.partners.schemas import (
@@ -179,6 +179,7 @@ def work_order_page(
         "workspace/work_order.html",
         notice=_notice(notice),
         order=order,
+        offered=scheduling.offered_slots(order),
         partner=partner,
         tz=views.zone_of(order, zones) or "UTC",
         updates=work_orders.updates_of(session=session, principal=agent.principal, work_order_id=order.id),
