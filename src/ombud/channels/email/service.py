@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email.policy
 import email.utils
+import hashlib
 import re
 import smtplib
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from ombud.tickets.service import NewAttachment
 
 CHANNEL = "email"
 _TICKET_TOKEN = re.compile(r"\[#(\d{1,18})\]")
+# Postfix's hopcount_limit: a message that passed this many mail servers is going round in a loop.
+MAX_HOPS = 50
 _REPLY_PREFIX = re.compile(
     r"^(?:\s*(?:re|aw|sv|vs|antw|odp|r|fwd?|wg|tr|rv|enc)\s*(?:\[\d+\])?\s*:\s*)+", re.I
 )
@@ -70,23 +73,32 @@ class Received:
 
 # -- inbound ----------------------------------------------------------------------------------------------
 def receive_email(  # noqa: PLR0911 (one return per way an email can end)
-    *, session: Session, raw: bytes, source: str, config: EmailConfig, force: bool = False
+    *,
+    session: Session,
+    raw: bytes,
+    source: str,
+    config: EmailConfig,
+    force: bool = False,
+    parsed: ParsedEmail | None = None,
 ) -> Received:
     """Take in one raw email: store it, then thread it into a ticket or keep it in the quarantine.
 
     Never raises on what the email contains: anything that cannot become a message is quarantined with
     the reason. ``force`` (an admin releasing it from the quarantine) skips the bounce, loop and flood
-    checks. The caller commits.
+    checks. ``parsed`` is ``raw`` already parsed by `parse_for_intake`. The caller commits.
     """
-    parsed = parse_email(raw)
+    if parsed is None:
+        parsed = parse_for_intake(raw, config=config)
     # A blocked sender's email is dropped before anything is kept: not its source, not a customer.
     if parsed.sender is not None and blocks.drop_if_blocked(
         session=session, channel=CHANNEL, email=parsed.sender
     ):
         return Received(outcome="dropped", reason="sender_blocked")
-    digest = channels.store_raw(session=session, data=raw)
+    # The source is stored only with what keeps it (a message, a quarantined item): a duplicate adds nothing.
+    digest = hashlib.sha256(raw).hexdigest()
 
     def hold(code: str, reason: str) -> Received:
+        channels.store_raw(session=session, data=raw)
         item = channels.quarantine(
             session=session,
             channel=CHANNEL,
@@ -101,8 +113,15 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
 
     ref = parsed.message_id or f"sha256:{digest}"
     known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
+    if known is not None and known.customer_id != _sender_owner(session=session, parsed=parsed):
+        # Another customer's Message-ID (forged, or a mailer that reuses ids): not a redelivery, so it must
+        # neither be dropped as a duplicate nor hide that customer's mail; its content names it instead.
+        ref = f"sha256:{digest}"
+        known = channels.find_ref(session=session, channel=CHANNEL, ref=ref)
     if known is not None:
         return Received(outcome="duplicate", ticket_id=known.ticket_id, message_id=known.message_id)
+    if parsed.unreadable is not None:
+        return hold(parsed.unreadable, "the MIME structure nests too deep to read; the source is kept whole")
     if parsed.bounce and not force:
         bounced = [
             channels.mark_bounced(
@@ -114,10 +133,13 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
         return hold("bounce", f"a delivery failure report (about {which})")
     if parsed.sender is None:
         return hold("no_sender", "the email has no usable From address")
+    own_id = parsed.message_id or ""
     if parsed.sender == config.address.lower() or (
-        ref.startswith("ombud.") and ref.endswith("@" + config.domain)
+        own_id.startswith("ombud.") and own_id.endswith("@" + config.domain)
     ):
         return hold("mail_loop", "the email comes from ombud's own address: a mail loop")
+    if parsed.hops > MAX_HOPS and not force:
+        return hold("mail_loop", f"the email passed {parsed.hops} mail servers (Received headers): a loop")
     try:
         customer, created = customers.resolve_customer(
             session=session,
@@ -135,6 +157,7 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
             return hold("flood", f"{recent} messages from {parsed.sender} in the last 10 minutes")
     return _store(
         session=session,
+        raw=raw,
         parsed=parsed,
         ref=ref,
         digest=digest,
@@ -142,6 +165,21 @@ def receive_email(  # noqa: PLR0911 (one return per way an email can end)
         config=config,
         new_customer=created,
     )
+
+
+def parse_for_intake(raw: bytes, *, config: EmailConfig) -> ParsedEmail:
+    """Return ``raw`` parsed as the intake reads it (no more text than a message keeps)."""
+    return parse_email(raw, max_text_chars=config.max_body_chars)
+
+
+def _sender_owner(*, session: Session, parsed: ParsedEmail) -> int | None:
+    """Return the id of the customer the email's From address belongs to, None for nobody yet."""
+    if parsed.sender is None:
+        return None
+    try:
+        return customers.email_owner(session=session, email=parsed.sender)
+    except OmbudError:
+        return None
 
 
 # Quarantine reasons whose stored source is not the whole message (IMAP keeps an oversized mail's headers).
@@ -185,6 +223,7 @@ def release(*, session: Session, item_id: int, actor: Principal, config: EmailCo
 def _store(
     *,
     session: Session,
+    raw: bytes,
     parsed: ParsedEmail,
     ref: str,
     digest: str,
@@ -192,9 +231,10 @@ def _store(
     config: EmailConfig,
     new_customer: bool = False,
 ) -> Received:
+    channels.store_raw(session=session, data=raw)
     kept, dropped = _fit_attachments(parsed, config)
     body = parsed.new_text
-    if len(body) > config.max_body_chars:
+    if len(body) > config.max_body_chars or parsed.truncated:
         body = body[: config.max_body_chars] + "\n[… cut: the whole email is in its source]"
     meta: dict[str, Any] = {
         "from": parsed.sender,

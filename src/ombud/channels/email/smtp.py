@@ -15,7 +15,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ombud.channels.email.service import EmailConfig, Received, receive_email
+from ombud.channels.email.service import EmailConfig, Received, parse_for_intake, receive_email
 from ombud.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,15 @@ def take_in(
     connection loses the race on the Message-ID and is then found to be a duplicate. ``also`` runs in
     the same transaction (IMAP moves its cursor past the email there: stored and counted as read, or
     neither)."""
+    # Parsed once, before the transaction (a hostile email takes seconds to parse; a retry after a lost
+    # race need not parse it again).
+    parsed = parse_for_intake(raw, config=config)
     for attempt in (1, 2):
         try:
             with database.session(write=True) as session:
-                received = receive_email(session=session, raw=raw, source=source, config=config)
+                received = receive_email(
+                    session=session, raw=raw, source=source, config=config, parsed=parsed
+                )
                 if also is not None:
                     also(session)
                 session.commit()
@@ -47,10 +52,23 @@ def take_in(
     raise AssertionError("unreachable")
 
 
+# Postfix's smtpd_recipient_limit: ombud reads no envelope recipient, so more only cost memory.
+MAX_RECIPIENTS = 1000
+
+
 class _Handler:
     def __init__(self, database: Database, config: EmailConfig) -> None:
         self.database = database
         self.config = config
+
+    async def handle_RCPT(
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            # 452: the sender delivers to the recipients taken so far and retries the rest later.
+            return "452 4.5.3 too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
