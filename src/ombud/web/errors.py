@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ombud.errors import OmbudError
@@ -59,6 +60,14 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
+_BUSY = ("database is locked", "database table is locked", "lock timeout", "deadlock detected")
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """True when the database refused to wait longer for a lock (a retry can succeed)."""
+    return any(words in str(exc.orig).lower() for words in _BUSY)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(OmbudError)
     async def _ombud_error(request: Request, exc: OmbudError) -> Response:
@@ -86,6 +95,22 @@ def install(app: FastAPI) -> None:
         return error_response(
             request, exc.status_code, code, message, None, dict(exc.headers) if exc.headers else None
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError) -> Response:
+        # Waiting for a lock too long (SQLite's busy timeout under a write flood, a PostgreSQL lock
+        # timeout or deadlock) is temporary: nothing was written, and the same request can be sent again.
+        if is_busy(exc):
+            log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+            return error_response(
+                request,
+                503,
+                "database_busy",
+                "the database is busy with other writes; nothing was changed, send the request again",
+                None,
+                {"Retry-After": "2"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
