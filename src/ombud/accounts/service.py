@@ -14,6 +14,7 @@ from ombud.accounts.models import ApiToken, Role, Team, User
 from ombud.accounts.schemas import SYSTEM, Principal
 from ombud.audit import service as audit
 from ombud.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from ombud.storage.base import utcnow
 from ombud.validation import normalise_email
 
 TOKEN_PREFIX = "omb_"  # noqa: S105 - a visible prefix, so leaked tokens are easy to scan for
@@ -131,6 +132,36 @@ def issue_token(
     except IntegrityError:
         raise Conflict("that token is already in use", code="token_exists") from None
     return plain
+
+
+def revoke_token(*, session: Session, token: str, actor: Principal = SYSTEM) -> None:
+    """Revoke one bearer token: every process refuses it from the next request on (each request looks the
+    token up; nothing caches it). Raise NotFound when no live token matches."""
+    found = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if found is None:
+        raise NotFound("no live API token matches; it is unknown or already revoked", code="token_not_found")
+    found.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session=session, actor=actor, action="token.revoked", entity_type="api_token", entity_id=found.id
+    )
+
+
+def revoke_tokens_of_user(*, session: Session, user_id: int, actor: Principal = SYSTEM) -> int:
+    """Revoke every live token of a user (someone who left, a laptop that was lost); return how many."""
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in found:
+        row.revoked_at = now
+        audit.record(
+            session=session, actor=actor, action="token.revoked", entity_type="api_token", entity_id=row.id
+        )
+    session.flush()
+    return len(found)
 
 
 def authenticate(*, session: Session, token: str) -> Principal:

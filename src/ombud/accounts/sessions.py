@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ombud.accounts.models import LoginLink, User, WebSession
 from ombud.accounts.schemas import SYSTEM, Principal
-from ombud.accounts.service import hash_token
+from ombud.accounts.service import hash_token, revoke_tokens_of_user
 from ombud.audit import service as audit
 from ombud.customers import service as customers
 from ombud.errors import InvalidInput, Unauthorized
@@ -80,6 +80,30 @@ def verify_password(*, session: Session, email: str, password: str) -> int:
     if not ok or user is None:
         raise Unauthorized("wrong email or password", code="invalid_credentials")
     return user.id
+
+
+def set_active(*, session: Session, user: User, active: bool, actor: Principal = SYSTEM) -> int:
+    """Deactivate a staff user (someone who left) or let them back in; return how many API tokens a
+    deactivation revoked. A deactivated user is signed out of every browser at once, their tokens stop
+    working on every server process, they cannot sign in, and routing gives them nothing new. Their name
+    stays on what they did; tickets assigned to them stay assigned until a lead moves them. Activating
+    again issues no token: add one with `ombud user add` or set a password to sign in."""
+    if user.active == active:
+        return 0
+    user.active = active
+    revoked = 0
+    if not active:
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        revoked = revoke_tokens_of_user(session=session, user_id=user.id, actor=actor)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="user.activated" if active else "user.deactivated",
+        entity_type="user",
+        entity_id=user.id,
+    )
+    return revoked
 
 
 def start_session(

@@ -38,6 +38,9 @@ from ombud.tickets.models import Concern, ConcernMessage, Message, Ticket
 from ombud.triage.embed import Embedder
 from ombud.triage.models import MessageTriage
 
+# Concerns of imported history (ombud.tickets.concerns.track_message with quiet=True).
+IMPORTED_SOURCE = "import"
+
 THEMED_EVENT = "advocacy.concern_themed"
 RECLUSTER = "recluster"
 QUOTES = 3
@@ -325,6 +328,9 @@ class PreparedConcern:
     emotion: str | None
     frustration: float
     concern_at: dt.datetime
+    # A concern of imported history (source "import"): themed, counted, but announced to no consumer (no
+    # case joins, no webhooks): ombud.imports keeps old conversations quiet.
+    quiet: bool = False
 
 
 def pending_concern_ids(*, session: Session, limit: int) -> Sequence[int]:
@@ -395,6 +401,7 @@ def read_concerns(*, session: Session, concern_ids: Sequence[int]) -> list[dict[
             "emotion": str(emotion)[:20] if emotion else None,
             "frustration": float(result.frustration) if result else 0.0,
             "concern_at": written.get(first, concern.created_at) if first else concern.created_at,
+            "quiet": concern.source == IMPORTED_SOURCE,
         }
     return [by_id[i] for i in concern_ids if i in by_id]
 
@@ -545,6 +552,8 @@ def save(
     by_concern = {p.concern_id: p for p in prepared}
     for done_one in themed:
         item = by_concern[done_one.concern_id]
+        if item.quiet:
+            continue
         events.emit(
             session=session,
             kind=THEMED_EVENT,
@@ -652,7 +661,13 @@ def emit_themed(session: Session, concern_ids: Iterable[int]) -> None:
         rows = session.execute(
             select(
                 ThemeMember.concern_id, ThemeMember.theme_id, ThemeMember.ticket_id, ThemeMember.customer_id
-            ).where(ThemeMember.concern_id.in_(ids[begin : begin + 500]), ThemeMember.theme_id.is_not(None))
+            )
+            .join(Concern, Concern.id == ThemeMember.concern_id)
+            .where(
+                ThemeMember.concern_id.in_(ids[begin : begin + 500]),
+                ThemeMember.theme_id.is_not(None),
+                Concern.source != IMPORTED_SOURCE,
+            )
         ).all()
         for concern_id, theme_id, ticket_id, customer_id in rows:
             if theme_id is None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,8 @@ from ombud.tickets.service import DELIVER_JOB, NewAttachment
 T = TypeVar("T")
 MAX_REF_CHARS = 255
 FLOOD_WINDOW = dt.timedelta(minutes=10)
+# The advisory lock namespace of rate counting on PostgreSQL (with the key's hash as the second half).
+RATE_LOCK = 0x72617465  # "rate"
 # Backoff between delivery attempts: 30 s, 1 min, 2 min ... capped at an hour; then it has failed.
 MAX_ATTEMPTS = 8
 FIRST_RETRY = dt.timedelta(seconds=30)
@@ -237,6 +239,14 @@ def check_rate(*, session: Session, key: str, limit: int, now: dt.datetime | Non
     """Count one use of ``key``; refuse it when ``limit`` uses fell in the last FLOOD_WINDOW."""
     now = now or utcnow()
     since = now - FLOOD_WINDOW
+    if session.get_bind().dialect.name == "postgresql":
+        # Count and insert one at a time per key: two servers (or two threads) asked at the same moment
+        # would both count the same hits under READ COMMITTED and both let one more through. SQLite's
+        # writers are one at a time already.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(:key))"),
+            {"space": RATE_LOCK, "key": key},
+        )
     session.execute(delete(RateHit).where(RateHit.key == key, RateHit.at < since))
     used = session.scalar(select(func.count()).select_from(RateHit).where(RateHit.key == key)) or 0
     if used >= limit:

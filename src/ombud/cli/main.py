@@ -11,6 +11,7 @@ import click
 from ombud.cli.advocacy import advocacy as advocacy_group
 from ombud.cli.common import _settings, database_option, friendly
 from ombud.cli.email import email as email_group
+from ombud.cli.imports import import_group
 from ombud.cli.kb import kb as kb_group
 from ombud.cli.policy import policy as policy_group
 from ombud.cli.report import report as report_group
@@ -58,7 +59,9 @@ def serve(
 ) -> None:
     """Serve the API and the pages."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
+    from ombud import logmask
     from ombud.runtime import build_runtime
     from ombud.storage.schema import check_schema
     from ombud.web.app import create_app
@@ -120,6 +123,7 @@ def serve(
             port=settings.port,
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
+            log_config=logmask.uvicorn_log_config(LOGGING_CONFIG),
             timeout_graceful_shutdown=10,
         )
     finally:
@@ -276,6 +280,85 @@ def user_password(email: str, password_stdin: bool, database_url: str | None) ->
     click.echo(f"password set for {email}")
 
 
+@user.command("revoke-token")
+@click.option("--token-stdin", is_flag=True, help="Read the token to revoke from standard input (one line).")
+@click.option("--all-of", "email", default=None, metavar="EMAIL", help="Revoke every token of this user.")
+@database_option
+@friendly
+def user_revoke_token(token_stdin: bool, email: str | None, database_url: str | None) -> None:
+    """Revoke an API token (read from stdin, never from the command line) or every token of a user: each
+    server process refuses it from the next request on."""
+    import sys
+
+    from ombud.accounts import service as accounts
+    from ombud.errors import InvalidInput, NotFound
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    if token_stdin == (email is not None):
+        raise InvalidInput("give exactly one of --token-stdin and --all-of EMAIL", code="invalid_arguments")
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    with database.session() as session:
+        if email is None:
+            accounts.revoke_token(session=session, token=sys.stdin.readline().strip())
+            count = 1
+        else:
+            found = accounts.get_user_by_email(session=session, email=email)
+            if found is None:
+                raise NotFound(f"no user with email {email}", code="user_not_found")
+            count = accounts.revoke_tokens_of_user(session=session, user_id=found.id)
+        session.commit()
+    click.echo(f"revoked {count} token(s)")
+
+
+@user.command("deactivate")
+@click.argument("email")
+@database_option
+@friendly
+def user_deactivate(email: str, database_url: str | None) -> None:
+    """Deactivate the user with EMAIL (someone who left): signed out everywhere, tokens revoked, no sign-in,
+    nothing new routed to them. Prints how many open tickets are still assigned to them."""
+    _set_user_active(email, active=False, database_url=database_url)
+
+
+@user.command("activate")
+@click.argument("email")
+@database_option
+@friendly
+def user_activate(email: str, database_url: str | None) -> None:
+    """Let a deactivated user with EMAIL sign in again (set a password or add a token for them)."""
+    _set_user_active(email, active=True, database_url=database_url)
+
+
+def _set_user_active(email: str, *, active: bool, database_url: str | None) -> None:
+    from ombud.accounts import service as accounts
+    from ombud.accounts import sessions
+    from ombud.errors import NotFound
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+    from ombud.tickets import service as tickets
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    try:
+        check_schema(database)
+        with database.session() as session:
+            found = accounts.get_user_by_email(session=session, email=email)
+            if found is None:
+                raise NotFound(f"no user with email {email}", code="user_not_found")
+            revoked = sessions.set_active(session=session, user=found, active=active)
+            still = tickets.count_open_assigned(session=session, user_id=found.id) if not active else 0
+            session.commit()
+    finally:
+        database.dispose()
+    if active:
+        click.echo(f"{email} is active again")
+        return
+    click.echo(f"{email} is deactivated; revoked {revoked} token(s)")
+    if still:
+        click.echo(f"{still} open ticket(s) are still assigned to them: reassign them in the workspace")
+
+
 @main.group()
 def customer() -> None:
     """Customer records."""
@@ -307,6 +390,76 @@ def customer_token(email: str, name: str | None, database_url: str | None) -> No
     click.echo(token)
 
 
+@customer.command("export")
+@click.argument("customer_ref", metavar="EMAIL|ID")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to FILE."
+)
+@database_option
+@friendly
+def customer_export(customer_ref: str, out: str | None, database_url: str | None) -> None:
+    """Print (or write to FILE) everything held about a customer as JSON, for an access request."""
+    import json
+    from pathlib import Path
+
+    from ombud.accounts.schemas import SYSTEM
+    from ombud.customers import privacy
+    from ombud.customers.export import export_customer
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    try:
+        with database.session() as session:
+            customer_id = privacy.find_customer_id(session=session, ref=customer_ref)
+            document = export_customer(session=session, customer_id=customer_id, actor=SYSTEM)
+            text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+            if out is None:
+                click.echo(text, nl=False)
+            else:
+                Path(out).write_text(text, encoding="utf-8")
+            session.commit()  # the export is recorded in the audit trail once it was handed out
+    finally:
+        database.dispose()
+    if out is not None:
+        click.echo(f"customer {customer_id}: {len(document['tickets'])} tickets written to {out}", err=True)
+
+
+@customer.command("erase")
+@click.argument("customer_ref", metavar="EMAIL|ID")
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+@database_option
+@friendly
+def customer_erase(customer_ref: str, yes: bool, database_url: str | None) -> None:
+    """Erase a customer (and every customer merged into them) and everything about them, for good."""
+    from ombud.accounts.schemas import SYSTEM
+    from ombud.customers import privacy
+    from ombud.errors import InvalidInput
+    from ombud.storage.db import Database
+    from ombud.storage.schema import check_schema
+
+    if not yes:
+        raise InvalidInput(
+            "erasing a customer cannot be undone: run again with --yes to confirm",
+            code="confirmation_required",
+        )
+    database = Database(_settings(database_url=database_url).effective_database_url)
+    check_schema(database)
+    try:
+        with database.session() as session:
+            customer_id = privacy.find_customer_id(session=session, ref=customer_ref)
+            report = privacy.erase_customer(session=session, customer_id=customer_id, actor=SYSTEM)
+            session.commit()
+    finally:
+        database.dispose()
+    click.echo(f"erased customer {customer_id} (customers {', '.join(map(str, report.customer_ids))})")
+    for table, count in sorted(report.deleted.items()):
+        click.echo(f"  deleted {count} {table}")
+    for table, count in sorted(report.scrubbed.items()):
+        click.echo(f"  scrubbed {count} {table}")
+
+
 @main.command("sweep")
 @database_option
 @friendly
@@ -326,9 +479,17 @@ def settings_command() -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
+    from ombud import logmask
+
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Customers' addresses and phone numbers, tokens and secrets are masked in whatever any logger writes
+    # through the handler made here (not through handlers someone else set up before, such as a test
+    # runner's capture: the filter masks records in place, for every handler after it).
+    logmask.install(handlers=[handler for handler in root.handlers if handler not in before])
     if settings.log_level != "debug":
         # huey logs every job at INFO and alembic every connection: one line per message is noise.
         for noisy in ("huey", "alembic"):
@@ -342,3 +503,4 @@ main.add_command(policy_group)
 main.add_command(report_group)
 main.add_command(advocacy_group)
 main.add_command(training_group)
+main.add_command(import_group)

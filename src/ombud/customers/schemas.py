@@ -268,3 +268,12 @@ class Customer360(BaseModel):
     mood: Mood | None
     suggestion: OfferDecision
     timeline: TimelinePage
+
+
+class ErasurePublic(BaseModel):
+    """What erasing a customer did (docs/privacy.md): rows deleted and rows scrubbed, by table."""
+
+    customer_id: int = Field(description="The customer asked for")
+    customer_ids: list[int] = Field(description="It and every customer merged into it (the same person)")
+    deleted: dict[str, int] = Field(description="Rows deleted, by table")
+    scrubbed: dict[str, int] = Field(description="Rows kept but stripped of the person's details, by table")

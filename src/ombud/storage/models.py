@@ -10,6 +10,7 @@ from ombud.automations import models as automations_models
 from ombud.channels import models as channels_models
 from ombud.customers import models as customers_models
 from ombud.events import models as events_models
+from ombud.imports import models as imports_models
 from ombud.knowledge import models as knowledge_models
 from ombud.partners import models as partners_models
 from ombud.people import models as people_models
@@ -35,6 +36,7 @@ __all__ = [
     "channels_models",
     "customers_models",
     "events_models",
+    "imports_models",
     "knowledge_models",
     "metadata",
     "partners_models",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import redis
 from huey import PriorityRedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
@@ -34,6 +35,8 @@ from ombud.storage.db import Database
 log = logging.getLogger(__name__)
 
 _DEFERRED = "ombud.deferred_jobs"
+# How long a coalesced job may wait in a Redis queue before a commit enqueues another one anyway.
+COALESCE_SECONDS = 60
 
 
 # fn(*, session, **ids) -> None; typed loosely because each job names its own id arguments.
@@ -114,6 +117,10 @@ class JobQueue:
         self._waiting: set[str] = set()
         self._waiting_lock = threading.Lock()
         self.local_consumer = False
+        # A Redis queue is shared by many processes: coalescing (see register) keeps its waiting set there.
+        self._redis: Any = (
+            getattr(huey.storage, "conn", None) if isinstance(huey, PriorityRedisHuey) else None
+        )
         for factory in (database.reader, database.writer):
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_rollback", self._after_rollback)
@@ -136,10 +143,12 @@ class JobQueue:
         a higher ``priority`` run first (a reply a customer waits for before a backlog of triage).
 
         ``coalesce`` is for jobs that do all the pending work of their kind, not just their own id (the
-        search index takes the whole backlog). While this process consumes the queue itself, a commit
-        enqueues such a job only if none is waiting to start: the waiting one will see this commit,
-        because a job leaves the waiting set before it reads anything. Under a burst this turns one
-        queue write and one job per message into a handful.
+        search index takes the whole backlog). A commit enqueues such a job only if none is waiting to
+        start: the waiting one will see this commit, because a job leaves the waiting set before it reads
+        anything. Under a burst this turns one queue write and one job per message into a handful. The
+        waiting set is in this process while it consumes the queue itself; on Redis it is a key there, so
+        several servers and `ombud worker` processes share it (without it, a burst of N commits on the
+        servers queued N jobs for the workers, and a high-priority coalesced job starved the others).
         """
         if name in self._tasks:
             raise ValueError(f"job {name!r} registered twice")
@@ -148,8 +157,7 @@ class JobQueue:
 
         def run(**ids: int) -> None:
             if coalesce:
-                with self._waiting_lock:
-                    self._waiting.discard(name)
+                self._release(name)
             with self.database.session(write=True) as session:
                 fn(session=session, **ids)
                 session.commit()
@@ -201,7 +209,17 @@ class JobQueue:
 
     def _claim(self, name: str) -> bool:
         """Return whether to enqueue ``name`` now (False: a coalesced job is already waiting)."""
-        if name not in self._coalesced or not self.local_consumer:
+        if name not in self._coalesced:
+            return True
+        if self._redis is not None:
+            try:
+                # The key expires: a waiting job lost with its queue (or a process killed before it could
+                # enqueue) holds back the next ones for COALESCE_SECONDS at most; the sweep finds the work.
+                return bool(self._redis.set(self._waiting_key(name), 1, nx=True, ex=COALESCE_SECONDS))
+            except redis.RedisError:
+                log.warning("cannot coalesce %s through Redis; enqueueing it", name, exc_info=True)
+                return True
+        if not self.local_consumer:
             return True
         with self._waiting_lock:
             if name in self._waiting:
@@ -210,8 +228,17 @@ class JobQueue:
             return True
 
     def _release(self, name: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.delete(self._waiting_key(name))
+            except redis.RedisError:
+                log.warning("cannot release %s in Redis; it expires by itself", name, exc_info=True)
+            return
         with self._waiting_lock:
             self._waiting.discard(name)
+
+    def _waiting_key(self, name: str) -> str:
+        return f"ombud.waiting.{self.huey.name}.{name}"
 
     def _after_rollback(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -227,10 +254,19 @@ class JobQueue:
         for source in self._sweep_sources:
             with self.database.session(write=False) as session:
                 ids = list(source.find(session=session, limit=limit))
-            # A coalesced job works through the whole backlog by itself: one is enough.
+            # A coalesced job works through the whole backlog by itself: one is enough, and none when one
+            # is waiting already (each sweep of each worker would otherwise add one more, and a worker
+            # thread would wait for the running one's lock instead of taking other work).
             to_enqueue = ids[:1] if source.job in self._coalesced else ids
+            if to_enqueue and source.job in self._coalesced and not self._claim(source.job):
+                to_enqueue = []
             for item_id in to_enqueue:
-                self.enqueue(source.job, **{source.id_arg: item_id})
+                try:
+                    self.enqueue(source.job, **{source.id_arg: item_id})
+                except Exception:
+                    if source.job in self._coalesced:
+                        self._release(source.job)
+                    raise
             counts[source.job] = len(ids)
         return counts
 

@@ -229,7 +229,17 @@ def track_triaged(*, session: Session, event: EventRecord) -> None:
     """
     if event.kind != "message.triaged":
         return
-    message = session.get(Message, event.entity_id)
+    track_message(session=session, message_id=event.entity_id)
+
+
+def track_message(*, session: Session, message_id: int, quiet: bool = False) -> None:
+    """Track each concern triage found in message ``message_id`` (idempotent).
+
+    ``quiet`` is for imported history (ombud.imports): the concerns are recorded with source "import",
+    resolved already when the ticket is over, and their creation is audited but not published, so no
+    workflow consumer (automations, webhooks) acts on them.
+    """
+    message = session.get(Message, message_id)
     if message is None or message.internal:
         return
     result = triage.results_for(session=session, message_ids=[message.id]).get(message.id)
@@ -261,14 +271,16 @@ def track_triaged(*, session: Session, event: EventRecord) -> None:
         )
         now = utcnow()
         if concern is None:
+            over = quiet and not ticket.is_open
             concern = Concern(
                 ticket_id=ticket.id,
                 text=str(found.get("text") or message.body_text)[:5000],
                 intent=intent,
-                status=ConcernStatus.open,
-                source="triage",
-                created_at=now,
+                status=ConcernStatus.resolved if over else ConcernStatus.open,
+                source="import" if quiet else "triage",
+                created_at=message.created_at if quiet else now,
                 updated_at=now,
+                resolved_at=(ticket.resolved_at or now) if over else None,
             )
             session.add(concern)
             session.flush()
@@ -284,7 +296,8 @@ def track_triaged(*, session: Session, event: EventRecord) -> None:
                 action="concern.created",
                 concern=concern,
                 ticket=ticket,
-                after={**snapshot(concern), "source": "triage", "message_id": message.id},
+                after={**snapshot(concern), "source": concern.source, "message_id": message.id},
+                publish=not quiet,
             )
         elif session.get(ConcernMessage, (concern.id, message.id)) is None:
             # The customer asks again about something still open: the same concern, one more message.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -126,6 +126,12 @@ def list_tickets(
     items = rows[:limit]
     next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
     return items, next_cursor
+
+
+def count_open_assigned(*, session: Session, user_id: int) -> int:
+    """How many open tickets are assigned to ``user_id`` (before deactivating someone who left)."""
+    query = select(func.count()).select_from(Ticket).where(Ticket.assignee_id == user_id, Ticket.is_open)
+    return int(session.scalar(query) or 0)
 
 
 def _apply_filters(

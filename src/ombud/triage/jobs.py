@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ombud.storage.db import Database
 from ombud.storage.queue import JobQueue, SweepSource, defer
-from ombud.tickets import feeds
+from ombud.tickets import concerns, feeds
 from ombud.tickets import service as tickets
 from ombud.triage import service as triage
 from ombud.triage.engine import Triage
@@ -24,8 +24,13 @@ def triage_message(*, session: Session, engine: Triage, database: Database, mess
     # through inference would make the search index job skip those messages), then write briefly.
     with database.session(write=False) as reader:
         prepared = triage.prepare_batch(session=reader, engine=engine, first_id=message_id, limit=BATCH)
-    if triage.save_batch(session=session, prepared=prepared):
+    if triage.save_batch(session=session, prepared=prepared) and any(not p.quiet for p in prepared):
         defer(session, tickets.SUGGEST_JOB, message_id=message_id)
+    for item in prepared:
+        if item.quiet and item.result is not None:
+            # Imported history publishes no event: its concerns are tracked here, quietly, and themed
+            # by the advocacy sweep.
+            concerns.track_message(session=session, message_id=item.message_id, quiet=True)
     if len(prepared) == BATCH:
         defer(session, TRIAGE_MESSAGE, message_id=message_id)
 

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 HISTORY_DAYS = 30
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 MODEL_FILES = ("model.json", "weights.npz")
+# The channel_meta key ombud.imports puts on every imported message.
+IMPORTED = "imported"
 
 
 def access_triage(*, principal: Principal) -> None:
@@ -92,6 +94,11 @@ def text_of(*, session: Session, message: Any) -> tuple[str, int]:
     return (text.merge_chat_lines([*earlier, body]), len(earlier)) if earlier else (body, 0)
 
 
+def is_imported(message: Any) -> bool:
+    """Whether ``message`` is history brought in by ``ombud import`` (its channel_meta says so)."""
+    return bool((message.channel_meta or {}).get(IMPORTED))
+
+
 @dataclass(frozen=True)
 class Prepared:
     message_id: int
@@ -100,6 +107,9 @@ class Prepared:
     message_at: dt.datetime
     result: dict[str, Any] | None  # None: triage failed on this message (logged); it is not retried
     intent_model: str
+    # Imported history (ombud.imports): results are stored, nothing is published (no routing, SLA clock,
+    # automation, webhook or notification meant for live mail).
+    quiet: bool = False
 
 
 def prepare_batch(*, session: Session, engine: Triage, first_id: int, limit: int) -> list[Prepared]:
@@ -122,7 +132,15 @@ def prepare_batch(*, session: Session, engine: Triage, first_id: int, limit: int
         if result is not None and merged_lines:
             result["explanations"]["merged_chat_lines"] = merged_lines
         prepared.append(
-            Prepared(message.id, message.ticket_id, message.customer_id, message.created_at, result, version)
+            Prepared(
+                message.id,
+                message.ticket_id,
+                message.customer_id,
+                message.created_at,
+                result,
+                version,
+                quiet=is_imported(message),
+            )
         )
     return prepared
 
@@ -183,6 +201,10 @@ def store(*, session: Session, item: Prepared) -> None:
         result=result,
         customer_value=purchases.customer_value(session=session, customer_id=item.customer_id),
     )
+    if item.quiet:
+        # Imported history: the results inform the customer's history, themes and reports; routing, SLA
+        # clocks, automations, webhooks and surveys must not act on a conversation that is over.
+        return
     # What routing, SLA policies and automations choose by (intent, language, urgency...).
     events.emit(
         session=session,

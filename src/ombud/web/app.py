@@ -37,6 +37,7 @@ from ombud.web import (
 from ombud.web import surveys as survey_pages
 from ombud.web import workspace_growth as growth_pages
 from ombud.web import workspace_people as people_pages
+from ombud.web import workspace_privacy as privacy_pages
 from ombud.web import workspace_shield as shield_pages
 from ombud.web import workspace_training as training_pages
 from ombud.web.api import advocacy_cases as advocacy_cases_api
@@ -168,6 +169,7 @@ def _include_routers(app: FastAPI) -> None:  # noqa: PLR0915 (one line per route
     app.include_router(growth_pages.router)
     app.include_router(people_pages.router)
     app.include_router(shield_pages.router)
+    app.include_router(privacy_pages.router)
     app.include_router(training_pages.router)
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from ombud.customers import merge as merges
-from ombud.customers import purchases
+from ombud.customers import privacy, purchases
 from ombud.customers import service as customers
+from ombud.customers.export import export_customer
 from ombud.customers.insight import customer_360
 from ombud.customers.schemas import (
     Customer360,
     CustomerPublic,
     CustomerUpdate,
+    ErasurePublic,
     MergePublic,
     MergeRequest,
     PurchaseCreate,
@@ -124,3 +126,22 @@ def undo_merge(merge_id: IdPath, session: WriteSession, principal: CurrentPrinci
     merge = merges.undo_merge(session=session, merge_id=merge_id, actor=principal)
     session.commit()
     return MergePublic.model_validate(merge)
+
+
+@router.get("/{customer_id}/export", response_model=dict[str, Any])
+def export(customer_id: IdPath, session: WriteSession, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Everything held about the customer as one JSON document, for an access request (admins). Internal
+    notes and staff working data are left out (docs/privacy.md); the export is recorded in the audit."""
+    document = export_customer(session=session, customer_id=customer_id, actor=principal)
+    session.commit()
+    return document
+
+
+@router.post("/{customer_id}/erase", response_model=ErasurePublic)
+def erase(customer_id: IdPath, session: WriteSession, principal: CurrentPrincipal) -> ErasurePublic:
+    """Erase the customer and every customer merged into them (admins): all their rows are deleted, copies
+    of their words elsewhere scrubbed; the audit keeps only that it happened, by whom, and the counts.
+    A customer merged into another is refused (409 customer_merged). Cannot be undone."""
+    report = privacy.erase_customer(session=session, customer_id=customer_id, actor=principal)
+    session.commit()
+    return ErasurePublic.model_validate(report.as_dict())
