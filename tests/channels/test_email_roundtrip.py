@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ombud.accounts.schemas import SYSTEM
 from ombud.channels.email.smtp import SmtpReceiver
+from ombud.customers import service as customers
+from ombud.customers.models import IdentityKind
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
 from tests.channels.conftest import SUPPORT, Relay, free_port
@@ -417,3 +420,43 @@ def test_a_long_reply_of_many_paragraphs_reaches_a_strict_relay_intact(
     assert delivery["state"] == "sent", delivery
     [out] = relay.received
     assert out.get_content().replace("\r\n", "\n").rstrip("\n") == body
+
+
+def test_a_reply_goes_to_reply_to_only_when_it_is_the_customers_own_address(
+    api: TestClient, cast: Personas, receiver: SmtpReceiver, relay: Relay, mail_runtime: Runtime
+) -> None:
+    # Ann's own second address in Reply-To is honoured once it is hers; a stranger's never is: anyone can
+    # write Ann's From, and the answer would reach the stranger.
+    send(
+        receiver,
+        customer_mail(
+            "My parcel never arrived.",
+            message_id="own.1@mail.example.com",
+            headers={"Reply-To": "Mallory <mallory@evil.example>"},
+        ),
+    )
+    [opened] = tickets_of(api, cast)
+    reply(api, cast, opened["id"], "Sorry! We are looking into it.")
+    assert relay.envelopes[-1] == (SUPPORT, ["ann@example.com"])
+
+    with mail_runtime.database.session() as session:  # an agent confirmed it is Ann's (customer 360)
+        customers.claim_identity(
+            session=session,
+            customer_id=int(opened["customer_id"]),
+            kind=IdentityKind.email,
+            value="ann.home@example.net",
+            actor=SYSTEM,
+        )
+        session.commit()
+    send(
+        receiver,
+        customer_mail(
+            "Please write to my home address.",
+            message_id="own.2@mail.example.com",
+            in_reply_to="own.1@mail.example.com",
+            headers={"Reply-To": "Ann <ann.home@example.net>"},
+        ),
+    )
+    assert len(tickets_of(api, cast)) == 1
+    reply(api, cast, opened["id"], "Of course.")
+    assert relay.envelopes[-1] == (SUPPORT, ["ann.home@example.net"])

@@ -338,7 +338,7 @@ class EmailAdapter:
         message, ticket = found
         last = feeds.latest_customer_meta(session=session, ticket_id=ticket.id, channel=Channel.email)
         recipient = (
-            last.get("reply_to")
+            _own_reply_to(session=session, customer_id=ticket.customer_id, meta=last)
             or last.get("from")
             or _email_of(session=session, customer_id=ticket.customer_id)
         )
@@ -466,6 +466,18 @@ def notice_email(
     if html is not None:
         mail.add_alternative(html, subtype="html")
     return mail
+
+
+def _own_reply_to(*, session: Session, customer_id: int, meta: dict[str, Any]) -> str | None:
+    """The email's Reply-To when it is one of the ticket customer's own addresses, else None (the reply
+    goes to From). Anyone can write a From header: an email forged with a customer's From, their ticket's
+    Message-ID and a stranger's Reply-To would otherwise send the agent's answer to the stranger."""
+    reply_to = meta.get("reply_to")
+    if not isinstance(reply_to, str) or not reply_to:
+        return None
+    if reply_to == meta.get("from"):
+        return reply_to
+    return reply_to if customers.email_owner(session=session, email=reply_to) == customer_id else None
 
 
 def _email_of(*, session: Session, customer_id: int) -> str | None:
