@@ -8,7 +8,6 @@ import contextlib
 import email
 import email.policy
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,21 +18,19 @@ from typing import TypeVar
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from fastapi.testclient import TestClient
 
-from ombud.channels.email.smtp import SmtpReceiver
-from ombud.runtime import Runtime, build_runtime
-from ombud.settings import Settings
+from ombud.runtime import Runtime
 from tests.channels.dovecot import DovecotServer, require_dovecot
-from tests.conftest import Personas, app_for, make_people
+from tests.mail_fixtures import (  # the receiver, api and cast fixtures: shared with test_privacy.py
+    api_fixture,  # noqa: F401
+    cast_fixture,  # noqa: F401
+    free_port,  # other tests import it from here
+    mail_settings,
+    receiver_fixture,  # noqa: F401
+    running_runtime,
+)
 
 SUPPORT = "support@northwind.example"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -89,39 +86,11 @@ def relay() -> Iterator[Relay]:
 
 @pytest.fixture
 def mail_runtime(tmp_path: Path, database_url: str, relay: Relay) -> Iterator[Runtime]:
-    settings = Settings(
-        home=tmp_path,
-        database_url=database_url,
-        smtp_relay=f"127.0.0.1:{relay.port}",
-        email_address=SUPPORT,
-        email_name="Northwind Support",
-        email_flood_limit=6,
-        max_email_bytes=200_000,
+    settings = mail_settings(
+        tmp_path, database_url, relay, email_address=SUPPORT, email_flood_limit=6, max_email_bytes=200_000
     )
-    built = build_runtime(settings, queue_url="memory://")
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def receiver(mail_runtime: Runtime) -> Iterator[SmtpReceiver]:
-    started = SmtpReceiver(
-        database=mail_runtime.database, config=mail_runtime.email, host="127.0.0.1", port=free_port()
-    )
-    started.start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def api(mail_runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(app_for(mail_runtime), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def cast(mail_runtime: Runtime) -> Personas:
-    return make_people(mail_runtime)
+    with running_runtime(settings) as built:
+        yield built
 
 
 @pytest.fixture

@@ -23,11 +23,17 @@ from ombud.accounts.schemas import SYSTEM
 from ombud.channels.email.smtp import SmtpReceiver
 from ombud.cli.main import main
 from ombud.customers import privacy
-from ombud.runtime import Runtime, build_runtime
-from ombud.settings import Settings
+from ombud.runtime import Runtime
 from ombud.storage.models import metadata
 from tests.channels.conftest import Relay, free_port, running_relay
-from tests.conftest import Personas, app_for, make_people
+from tests.conftest import Personas
+from tests.mail_fixtures import (  # the receiver, api and cast fixtures: shared with tests/channels
+    api_fixture,  # noqa: F401
+    cast_fixture,  # noqa: F401
+    mail_settings,
+    receiver_fixture,  # noqa: F401
+    running_runtime,
+)
 from tests.resolutions.helpers import propose, upload
 from tests.web.test_portal import DESK as SUPPORT
 from tests.web.test_portal import ask_for_link, csrf_of, link_in, use_link
@@ -53,37 +59,8 @@ def relay() -> Iterator[Relay]:
 
 @pytest.fixture
 def mail_runtime(tmp_path: Path, database_url: str, relay: Relay) -> Iterator[Runtime]:
-    settings = Settings(
-        home=tmp_path,
-        database_url=database_url,
-        smtp_relay=f"127.0.0.1:{relay.port}",
-        email_address=SUPPORT,
-        email_name="Northwind Support",
-    )
-    built = build_runtime(settings, queue_url="memory://")
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def receiver(mail_runtime: Runtime) -> Iterator[SmtpReceiver]:
-    started = SmtpReceiver(
-        database=mail_runtime.database, config=mail_runtime.email, host="127.0.0.1", port=free_port()
-    )
-    started.start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def api(mail_runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(app_for(mail_runtime), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def cast(mail_runtime: Runtime) -> Personas:
-    return make_people(mail_runtime)
+    with running_runtime(mail_settings(tmp_path, database_url, relay, email_address=SUPPORT)) as built:
+        yield built
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -444,6 +421,23 @@ def test_export_holds_what_the_person_gave_and_not_the_internal_notes(
     assert twin.status_code == 409 and twin.json()["error"]["code"] == "customer_merged"
 
 
+def person_ticket(client: TestClient, people: Personas, subject: str, body: str) -> dict[str, Any]:
+    """A ticket of the person (by email, with their name) opened by the agent through the API."""
+    return ok(
+        client.post(
+            "/api/v1/tickets",
+            json={
+                "customer": {"email": EMAIL, "name": NAME},
+                "channel": "email",
+                "subject": subject,
+                "body": body,
+            },
+            headers=people.agent.headers,
+        ),
+        201,
+    )
+
+
 @pytest.mark.parametrize("role", ["lead", "agent", "advocate", "partner", "customer", None])
 def test_only_admins_export_or_erase(client: TestClient, people: Personas, role: str | None) -> None:
     customer_id = people.customer.id
@@ -460,19 +454,7 @@ def test_only_admins_export_or_erase(client: TestClient, people: Personas, role:
 def test_erasure_is_all_or_nothing(
     client: TestClient, people: Personas, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ticket = ok(
-        client.post(
-            "/api/v1/tickets",
-            json={
-                "customer": {"email": EMAIL, "name": NAME},
-                "channel": "email",
-                "subject": "Zebra-striped toaster",
-                "body": "The zebra-striped toaster again.",
-            },
-            headers=people.agent.headers,
-        ),
-        201,
-    )
+    ticket = person_ticket(client, people, "Zebra-striped toaster", "The zebra-striped toaster again.")
     before = counts(runtime)
 
     def broken(*args: Any, **kwargs: Any) -> None:
@@ -537,19 +519,7 @@ def test_workspace_buttons(client: TestClient, people: Personas, runtime: Runtim
             assert user is not None
             sessions.set_password(session=session, user=user, password="correct horse battery")
         session.commit()
-    ticket = ok(
-        client.post(
-            "/api/v1/tickets",
-            json={
-                "customer": {"email": EMAIL, "name": NAME},
-                "channel": "email",
-                "subject": "Toaster",
-                "body": "The zebra-striped toaster sparks.",
-            },
-            headers=people.agent.headers,
-        ),
-        201,
-    )
+    ticket = person_ticket(client, people, "Toaster", "The zebra-striped toaster sparks.")
     customer_id = ticket["customer_id"]
     _sign_in(client, "agent@desk.test")
     page = client.get(f"/agent/tickets/{ticket['id']}")

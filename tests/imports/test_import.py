@@ -10,12 +10,14 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ombud.cli.main import main
 from ombud.runtime import Runtime
 from ombud.storage.models import metadata
+from ombud.tickets import feeds
 from ombud.tickets import priority as ranking
+from ombud.tickets.models import Message
 from tests.conftest import Personas, new_ticket
 from tests.imports.common import import_file, runs, skips_of, ticket, write_jsonl
 
@@ -196,8 +198,12 @@ def test_imported_history_is_triaged_and_themed_without_waking_the_workflow(
         unindexed = connection.execute(
             select(func.count()).select_from(T["messages"]).where(T["messages"].c.indexed_at.is_(None))
         ).scalar_one()
+        suggested = set(connection.execute(select(T["kb_suggestions"].c.ticket_id)).scalars())
 
     assert waiting == 0 and unindexed == 0
+    # Suggestions are for the live conversation only: nobody answers history, and its concerns would
+    # count as today's knowledge gaps.
+    assert live["id"] in suggested and not suggested & ids
     assert ids <= triaged  # every imported ticket's customer message was triaged
     assert (live["id"], "message.triaged") in kinds  # the live one was published...
     assert [kind for ticket_id, kind in kinds if ticket_id in ids] == []  # ...imported history never
@@ -210,6 +216,33 @@ def test_imported_history_is_triaged_and_themed_without_waking_the_workflow(
 
     found = client.get("/api/v1/tickets", params={"q": "declined twice"}, headers=people.agent.headers)
     assert found.status_code == 200 and {t["id"] for t in found.json()["items"]} == ids
+
+
+def test_live_messages_are_triaged_before_imported_history(
+    runtime: Runtime, people: Personas, client: TestClient, tmp_path: Path
+) -> None:
+    """A million imported messages wait for triage in the background; a customer writing now must not
+    wait behind them. Both the job's batch and the sweep take live messages first."""
+    import_file(runtime.database, write_jsonl(tmp_path / "t.jsonl", [ticket(n) for n in range(1, 4)]))
+    live = new_ticket(
+        client, people.agent, customer={"email": "now@example.com"}, body="My card was declined"
+    )
+    with runtime.database.session() as session:
+        # memory:// triaged it as it was created, and the history with it: make them all wait again, as a
+        # live message waits behind a backlog too large for one batch.
+        message_id = session.scalars(select(Message.id).where(Message.ticket_id == live["id"])).one()
+        session.execute(
+            update(Message)
+            .where((Message.id == message_id) | (Message.imported & (Message.author_type == "customer")))
+            .values(triaged_at=None)
+        )
+        session.commit()
+    with runtime.database.session(write=False) as session:
+        waiting = feeds.untriaged_message_ids(session=session, limit=100)
+        batch = feeds.untriaged_for_triage(session=session, first_id=0, limit=2)
+    assert len(waiting) > 1 and min(waiting) < message_id  # older imported messages wait too...
+    assert waiting[0] == message_id  # ...but the sweep names the live one first
+    assert batch[0].id == message_id and batch[1].imported
 
 
 def test_the_cli_imports_reports_and_lists_runs(

@@ -130,6 +130,11 @@ def _api(client: TestClient, world: World, role: str, method: str, path: str, **
     return _ok(client.request(method, path, headers=headers, **kw), what=f"{method} {path}")
 
 
+def _made(client: TestClient, world: World, role: str, path: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` to ``path`` as ``role`` and return the id of the row it made."""
+    return _api(client, world, role, "POST", path, json=body)["id"]
+
+
 def _extras(runtime: Runtime, client: TestClient, world: World) -> None:
     ids = world.ids
     me = world.creds["customer"].customer_id
@@ -255,74 +260,56 @@ def _more(runtime: Runtime, client: TestClient, world: World) -> None:
         },
     )
     ids["attachment_id"] = sent["attachments"][0]["id"]
-    ids["endpoint_id"] = _api(
+    ids["endpoint_id"] = _made(
         client,
         world,
         "admin",
-        "POST",
         "/api/v1/webhooks",
-        json={"name": "crm", "url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]},
-    )["id"]
+        {"name": "crm", "url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]},
+    )
     _api(client, world, "admin", "POST", f"/api/v1/webhooks/{ids['endpoint_id']}/test")
     ids["delivery_id"] = _api(
         client, world, "admin", "GET", f"/api/v1/webhooks/{ids['endpoint_id']}/deliveries"
     )["items"][0]["id"]
     with open(_EXAMPLE_POLICY, encoding="utf-8") as handle:
         _api(client, world, "admin", "PUT", "/api/v1/resolutions/policy", json={"source": handle.read()})
-    ids["resolution_id"] = _api(
-        client,
-        world,
-        "agent",
-        "POST",
-        f"/api/v1/tickets/{tid}/resolutions",
-        json={
-            "kind": "credit",
-            "amount": "5.00",
-            "currency": "EUR",
-            "reason": "service_failure",
-            "apply": False,
-        },
-    )["id"]
-    ids["reminder_id"] = _api(
-        client,
-        world,
-        "agent",
-        "POST",
-        f"/api/v1/tickets/{tid}/reminders",
-        json={"due_at": soon, "note": "call back"},
-    )["id"]
-    ids["request_id"] = _api(
-        client,
-        world,
-        "agent",
-        "POST",
-        f"/api/v1/tickets/{tid}/help-requests",
-        json={"question": "Is a second refund allowed here?"},
-    )["id"]
-    ids["link_id"] = _api(
-        client,
-        world,
-        "agent",
-        "POST",
-        f"/api/v1/tickets/{tid}/links",
-        json={"kind": "related_to", "ticket_id": second},
-    )["id"]
-    ids["calendar_id"] = _api(
-        client,
-        world,
-        "admin",
-        "POST",
-        "/api/v1/sla/calendars",
-        json={"name": "Matrix office", "time_zone": "Europe/Berlin", "hours": {"mon": [["09:00", "17:00"]]}},
-    )["id"]
-    ids["block_id"] = _api(
-        client,
-        world,
-        "lead",
-        "POST",
-        "/api/v1/blocks",
-        json={"kind": "email", "value": "spam@spam.example", "reason": "sends spam"},
-    )["id"]
+    # Rows one POST each makes, in this order: the key of the new row's id, who posts, where, what.
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [
+        (
+            "resolution_id",
+            "agent",
+            f"/api/v1/tickets/{tid}/resolutions",
+            {
+                "kind": "credit",
+                "amount": "5.00",
+                "currency": "EUR",
+                "reason": "service_failure",
+                "apply": False,
+            },
+        ),
+        ("reminder_id", "agent", f"/api/v1/tickets/{tid}/reminders", {"due_at": soon, "note": "call back"}),
+        (
+            "request_id",
+            "agent",
+            f"/api/v1/tickets/{tid}/help-requests",
+            {"question": "Is a second refund allowed here?"},
+        ),
+        ("link_id", "agent", f"/api/v1/tickets/{tid}/links", {"kind": "related_to", "ticket_id": second}),
+        (
+            "calendar_id",
+            "admin",
+            "/api/v1/sla/calendars",
+            {"name": "Matrix office", "time_zone": "Europe/Berlin", "hours": {"mon": [["09:00", "17:00"]]}},
+        ),
+        (
+            "block_id",
+            "lead",
+            "/api/v1/blocks",
+            {"kind": "email", "value": "spam@spam.example", "reason": "sends spam"},
+        ),
+    ]
+    for key, role, path, body in rows:
+        ids[key] = _made(client, world, role, path, body)
     ids["endpoint"] = _api(
         client,
         world,
@@ -334,37 +321,35 @@ def _more(runtime: Runtime, client: TestClient, world: World) -> None:
     ids["conversation_id"] = _ok(
         client.post("/api/v1/assistant/ask", json={"text": "How do I descale?"}), what="assistant"
     )["conversation_id"]
-    ids["session_id"] = _api(
-        client, world, "agent", "POST", "/api/v1/training/sessions", json={"scenario_id": ids["scenario_id"]}
-    )["id"]
-    ids["photo_id"] = _api(
-        client,
-        world,
-        "partner",
-        "POST",
-        f"/api/v1/work-orders/{ids['work_order_id']}/photos",
-        json={
-            "filename": "leak.png",
-            "content_type": "image/png",
-            "content_base64": base64.b64encode(PNG).decode(),
-        },
-    )["id"]
-    ids["call_id"] = _api(
-        client,
-        world,
-        "agent",
-        "POST",
-        "/api/v1/calls",
-        json={
-            "direction": "inbound",
-            "caller": "+4930555012345",
-            "callee": "+4930555000000",
-            "started_at": dt.datetime.now(dt.UTC).isoformat(),
-            "duration_seconds": 60,
-            "outcome": "answered",
-            "transcript": [{"speaker": "customer", "text": "My router keeps dropping the connection."}],
-        },
-    )["id"]
+    rows = [  # as above
+        ("session_id", "agent", "/api/v1/training/sessions", {"scenario_id": ids["scenario_id"]}),
+        (
+            "photo_id",
+            "partner",
+            f"/api/v1/work-orders/{ids['work_order_id']}/photos",
+            {
+                "filename": "leak.png",
+                "content_type": "image/png",
+                "content_base64": base64.b64encode(PNG).decode(),
+            },
+        ),
+        (
+            "call_id",
+            "agent",
+            "/api/v1/calls",
+            {
+                "direction": "inbound",
+                "caller": "+4930555012345",
+                "callee": "+4930555000000",
+                "started_at": dt.datetime.now(dt.UTC).isoformat(),
+                "duration_seconds": 60,
+                "outcome": "answered",
+                "transcript": [{"speaker": "customer", "text": "My router keeps dropping the connection."}],
+            },
+        ),
+    ]
+    for key, role, path, body in rows:
+        ids[key] = _made(client, world, role, path, body)
     # Two more tickets of the customer's, merged: for the merge-undo routes.
     one = _api(
         client,
@@ -464,73 +449,35 @@ class Fresh:
         self.count += 1
         return f"{stem} {self.count}"
 
+    def _made(self, path: str, body: dict[str, Any]) -> Any:
+        """A throwaway row the admin makes: its id."""
+        return _made(self.client, self.world, "admin", path, body)
+
     def calendar(self) -> dict[str, Any]:
-        made = _api(
-            self.client,
-            self.world,
-            "admin",
-            "POST",
-            "/api/v1/sla/calendars",
-            json={
-                "name": self._name("Spare calendar"),
-                "time_zone": "UTC",
-                "hours": {"mon": [["09:00", "17:00"]]},
-            },
-        )
-        return {"calendar_id": made["id"]}
+        hours = {"mon": [["09:00", "17:00"]]}
+        body = {"name": self._name("Spare calendar"), "time_zone": "UTC", "hours": hours}
+        return {"calendar_id": self._made("/api/v1/sla/calendars", body)}
 
     def sla_policy(self) -> dict[str, Any]:
-        made = _api(
-            self.client,
-            self.world,
-            "admin",
-            "POST",
-            "/api/v1/sla/policies",
-            json={"name": self._name("Spare policy"), "targets": {"first_response": 60}},
-        )
-        return {"policy_id": made["id"]}
+        body = {"name": self._name("Spare policy"), "targets": {"first_response": 60}}
+        return {"policy_id": self._made("/api/v1/sla/policies", body)}
 
     def rule(self) -> dict[str, Any]:
-        made = _api(
-            self.client,
-            self.world,
-            "admin",
-            "POST",
-            "/api/v1/automations",
-            json={
-                "name": self._name("Spare rule"),
-                "trigger": "event",
-                "events": ["ticket.created"],
-                "actions": [{"type": "add_tags", "tags": ["spare"]}],
-            },
-        )
-        return {"rule_id": made["id"]}
+        body = {
+            "name": self._name("Spare rule"),
+            "trigger": "event",
+            "events": ["ticket.created"],
+            "actions": [{"type": "add_tags", "tags": ["spare"]}],
+        }
+        return {"rule_id": self._made("/api/v1/automations", body)}
 
     def webhook(self) -> dict[str, Any]:
-        made = _api(
-            self.client,
-            self.world,
-            "admin",
-            "POST",
-            "/api/v1/webhooks",
-            json={
-                "name": self._name("spare"),
-                "url": "http://127.0.0.1:9/spare",
-                "events": ["ticket.created"],
-            },
-        )
-        return {"endpoint_id": made["id"]}
+        body = {"name": self._name("spare"), "url": "http://127.0.0.1:9/spare", "events": ["ticket.created"]}
+        return {"endpoint_id": self._made("/api/v1/webhooks", body)}
 
     def department(self) -> dict[str, Any]:
-        made = _api(
-            self.client,
-            self.world,
-            "admin",
-            "POST",
-            "/api/v1/advocacy/departments",
-            json={"name": self._name("Spare department")},
-        )
-        return {"department_id": made["id"]}
+        body = {"name": self._name("Spare department")}
+        return {"department_id": self._made("/api/v1/advocacy/departments", body)}
 
     def link(self) -> dict[str, Any]:
         tid, second = self.world.ids["ticket_id"], self.world.ids["second_ticket_id"]

@@ -3,15 +3,18 @@ consumers (SQLite file queue in-process, Redis for worker processes) run them.""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from ombud.accounts.schemas import SYSTEM
 from ombud.customers.schemas import CustomerRef
+from ombud.events import service as events
+from ombud.events.models import Event
 from ombud.knowledge import jobs as knowledge_jobs
 from ombud.runtime import Runtime, build_runtime
 from ombud.settings import Settings
@@ -191,3 +194,36 @@ def test_redis_queue_with_a_consumer(settings: Settings) -> None:
     finally:
         runtime.queue.huey.storage.flush_all()
         runtime.close()
+
+
+def test_a_dispatch_that_finds_another_at_work_steps_back_instead_of_waiting(runtime: Runtime) -> None:
+    """On PostgreSQL one dispatcher at a time holds an advisory lock. A second one used to wait on it, holding
+    a worker thread: under a burst every thread of a worker waited on one slow dispatch and triage stopped.
+    Now it ends at once and comes back a second later, and the events it left are handed out then."""
+    if runtime.database.dialect != "postgresql":
+        pytest.skip("the dispatch lock is PostgreSQL's; SQLite runs one writer at a time")
+    holder = runtime.database.writer()
+    holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": events.DISPATCH_LOCK})
+    try:
+        created: list[int] = []
+        # memory:// runs the dispatch job as the ticket's transaction commits, in this thread.
+        creator = threading.Thread(target=lambda: created.append(_create(runtime)), daemon=True)
+        creator.start()
+        creator.join(timeout=30)
+        assert not creator.is_alive(), "the dispatch job waited on the other dispatcher's lock"
+        assert _undispatched(runtime, created[0]) > 0
+        comeback = [t for t in runtime.queue.huey.scheduled() if t.name == events.DISPATCH_JOB]
+        # One per dispatch that stepped back (memory:// does not coalesce; Redis keeps one waiting).
+        assert comeback
+    finally:
+        holder.rollback()
+        holder.close()
+    for task in comeback:
+        runtime.queue.huey.execute(task, timestamp=task.eta)  # as the consumer does once it is due
+    assert _undispatched(runtime, created[0]) == 0
+
+
+def _undispatched(runtime: Runtime, ticket_id: int) -> int:
+    with runtime.database.session(write=False) as session:
+        query = select(func.count()).where(Event.ticket_id == ticket_id, Event.dispatched_at.is_(None))
+        return session.scalar(query) or 0

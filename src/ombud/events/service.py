@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ombud.events.models import Event
 from ombud.storage.base import utcnow
-from ombud.storage.queue import defer
+from ombud.storage.queue import Busy, defer
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,14 @@ def _one_dispatcher(session: Session) -> None:
 
     SQLite writers are already one at a time (BEGIN IMMEDIATE). On PostgreSQL two dispatch jobs on two
     workers would otherwise take two batches at once and a consumer could see a ticket's later event
-    first; the second waits on a transaction-scoped advisory lock, then reads what is still waiting.
+    first. The second one does not wait for the transaction-scoped advisory lock: it raises Busy and comes
+    back a second later. Waiting held a worker thread per job, and under a burst every thread of a worker
+    ended up waiting on one slow dispatch while triage starved.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DISPATCH_LOCK})
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": DISPATCH_LOCK}
+    ):
+        raise Busy("another dispatcher is handing out events")
 
 
 def record_of(row: Event) -> EventRecord:
@@ -175,7 +179,8 @@ def dispatch(*, session: Session, consumers: Sequence[NamedConsumer], limit: int
 
 
 def retry(*, session: Session, consumers: Sequence[NamedConsumer], event_id: int) -> None:
-    """Hand event ``event_id`` again to the consumers that failed on it, if their retry is due."""
+    """Hand event ``event_id`` again to the consumers that failed on it, if their retry is due (Busy while
+    a dispatcher is at work on PostgreSQL: the sweep brings the retry back)."""
     _one_dispatcher(session)
     row = session.get(Event, event_id, populate_existing=True)
     now = utcnow()

@@ -47,7 +47,8 @@ from ombud.tickets import priority as ranking
 from ombud.tickets.models import Priority
 from ombud.validation import normalise_email, normalise_handle, normalise_phone, normalise_tag
 
-# The key in a message's channel_meta that marks it as imported history (read by triage).
+# The key in a message's channel_meta that says where imported history came from (messages.imported marks
+# it for triage).
 IMPORTED = "imported"
 SOURCES = ("ombud", "zendesk", "helpdesk")
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
@@ -633,6 +634,7 @@ def _message_row(
         "indexed_at": None,
         "triaged_at": None if customer_public and context.options.triage else message.created_at,
         "delivery_state": "sent" if agent_public else None,
+        "imported": True,
     }
 
 

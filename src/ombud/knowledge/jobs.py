@@ -55,10 +55,13 @@ def index_pending(*, database: Database, searcher: Searcher) -> int:
 
 def suggest(*, session: Session, database: Database, searcher: Searcher, message_id: int) -> None:
     """Suggest articles for each concern of ``message_id`` and of up to BATCH other triaged messages still
-    without suggestions. A concern nothing answers well is kept with its best score: gaps come from them."""
+    without suggestions. A concern nothing answers well is kept with its best score: gaps come from them.
+    Imported history gets none: nobody answers it now, and its concerns would count as today's gaps."""
     done = select(Suggestion.message_id)
     with database.session(write=False) as reader:
-        rows = triage.triaged_after(session=reader, first_id=message_id, limit=BATCH, exclude=done)
+        rows = triage.triaged_after(
+            session=reader, first_id=message_id, limit=BATCH, exclude=done, live_only=True
+        )
         queries: list[tuple[int, int, int, int, str, str | None]] = []
         for msg_id, ticket_id, customer_id, result in rows:
             concerns = result.get("concerns") or []
@@ -124,7 +127,7 @@ def suggest(*, session: Session, database: Database, searcher: Searcher, message
 
 def unsuggested_message_ids(*, session: Session, limit: int) -> list[int]:
     rows = triage.triaged_after(
-        session=session, first_id=0, limit=limit, exclude=select(Suggestion.message_id)
+        session=session, first_id=0, limit=limit, exclude=select(Suggestion.message_id), live_only=True
     )
     return [row[0] for row in rows]
 

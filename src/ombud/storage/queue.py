@@ -39,6 +39,19 @@ _DEFERRED = "ombud.deferred_jobs"
 COALESCE_SECONDS = 60
 
 
+# How soon a coalesced job that found its work busy (see Busy) comes back.
+BUSY_DELAY = dt.timedelta(seconds=1)
+
+
+class Busy(Exception):
+    """Raised by a job whose work another runner holds right now (a lock it would otherwise wait on).
+
+    The job's transaction rolls back and the job ends, so no worker thread waits on another's lock. A
+    coalesced job comes back after BUSY_DELAY unless another one is already waiting; any other job is
+    left to the sweep, which finds its work still pending.
+    """
+
+
 # fn(*, session, **ids) -> None; typed loosely because each job names its own id arguments.
 JobFunction = Callable[..., None]
 
@@ -158,9 +171,13 @@ class JobQueue:
         def run(**ids: int) -> None:
             if coalesce:
                 self._release(name)
-            with self.database.session(write=True) as session:
-                fn(session=session, **ids)
-                session.commit()
+            try:
+                with self.database.session(write=True) as session:
+                    fn(session=session, **ids)
+                    session.commit()
+            except Busy:
+                if coalesce and self._claim(name):
+                    self.schedule(name, BUSY_DELAY, **ids)
 
         run.__name__ = name.replace(".", "_")
         self._tasks[name] = self.huey.task(

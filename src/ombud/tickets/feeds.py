@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from ombud.errors import NotFound
@@ -83,15 +83,24 @@ CHAT_MERGE_WINDOW = dt.timedelta(minutes=30)
 
 
 def untriaged_for_triage(*, session: Session, first_id: int, limit: int) -> Sequence[Message]:
-    """Return customer messages waiting for triage, ``first_id`` first, then the oldest others (read
-    without locking: the models run on them before anything is written)."""
-    query = (
+    """Return customer messages waiting for triage: ``first_id`` first, then the oldest live others, then
+    imported history (read without locking: the models run on them before anything is written).
+
+    Both reads walk the partial index ``ix_messages_untriaged`` (imported, id) in order, so a backlog of
+    a million imported messages costs each batch no more than an empty one."""
+    first = session.scalars(select(Message).where(Message.id == first_id, Message.triaged_at.is_(None))).all()
+    others = session.scalars(
         select(Message)
-        .where(Message.triaged_at.is_(None))
-        .order_by((Message.id != first_id), Message.id)
-        .limit(limit)
-    )
-    return session.scalars(query).all()
+        .where(Message.triaged_at.is_(None), Message.id != first_id)
+        .order_by(Message.imported, Message.id)
+        .limit(limit - len(first))
+    ).all()
+    return [*first, *others]
+
+
+def live_only(statement: Select[Any], message_id: Any) -> Select[Any]:
+    """Restrict ``statement`` to rows whose ``message_id`` column is a live message, not imported history."""
+    return statement.join(Message, Message.id == message_id).where(Message.imported.is_(False))
 
 
 def mark_triaged(*, session: Session, message_ids: list[int], at: Any) -> None:
@@ -113,9 +122,12 @@ def still_untriaged(*, session: Session, message_ids: list[int]) -> Sequence[int
 
 
 def untriaged_message_ids(*, session: Session, limit: int) -> Sequence[int]:
-    """Return ids of customer messages triage has not done yet (for the sweep)."""
+    """Return ids of customer messages triage has not done yet, live ones first (for the sweep)."""
     return session.scalars(
-        select(Message.id).where(Message.triaged_at.is_(None)).order_by(Message.id).limit(limit)
+        select(Message.id)
+        .where(Message.triaged_at.is_(None))
+        .order_by(Message.imported, Message.id)
+        .limit(limit)
     ).all()
 
 

@@ -147,7 +147,6 @@ class Message(Base):
             sqlite_where=text("indexed_at IS NULL"),
             postgresql_where=text("indexed_at IS NULL"),
         ),
-        # The triage sweep's question: which customer messages still wait for triage?
         # The delivery sweep's question: which agent replies still wait to go out?
         Index(
             "ix_messages_undelivered",
@@ -155,8 +154,10 @@ class Message(Base):
             sqlite_where=text("delivery_state = 'pending'"),
             postgresql_where=text("delivery_state = 'pending'"),
         ),
+        # The triage sweep's question: which customer messages still wait for triage, live ones first?
         Index(
             "ix_messages_untriaged",
+            "imported",
             "id",
             sqlite_where=text("triaged_at IS NULL"),
             postgresql_where=text("triaged_at IS NULL"),
@@ -181,6 +182,9 @@ class Message(Base):
     triaged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Set on public agent replies only (None on everything else).
     delivery_state: Mapped[DeliveryState | None] = mapped_column(_enum(DeliveryState))
+    # History brought in by `ombud import` (details in channel_meta["imported"]): triaged after every live
+    # message, quietly, and never given article suggestions.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="raise_on_sql")

@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 HISTORY_DAYS = 30
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 MODEL_FILES = ("model.json", "weights.npz")
-# The channel_meta key ombud.imports puts on every imported message.
-IMPORTED = "imported"
 
 
 def access_triage(*, principal: Principal) -> None:
@@ -95,8 +93,8 @@ def text_of(*, session: Session, message: Any) -> tuple[str, int]:
 
 
 def is_imported(message: Any) -> bool:
-    """Whether ``message`` is history brought in by ``ombud import`` (its channel_meta says so)."""
-    return bool((message.channel_meta or {}).get(IMPORTED))
+    """Whether ``message`` is history brought in by ``ombud import``."""
+    return bool(message.imported)
 
 
 @dataclass(frozen=True)
@@ -310,13 +308,16 @@ def intent_history(
 
 
 def triaged_after(
-    *, session: Session, first_id: int, limit: int, exclude: Any = None
+    *, session: Session, first_id: int, limit: int, exclude: Any = None, live_only: bool = False
 ) -> list[tuple[int, int, int, dict[str, Any]]]:
     """Return (message id, ticket id, customer id, result) of triaged messages from ``first_id`` on, by id;
-    ``exclude`` is a subquery of message ids to leave out (those a later stage has already handled)."""
+    ``exclude`` is a subquery of message ids to leave out (those a later stage has already handled), and
+    ``live_only`` leaves out imported history."""
     statement = select(
         MessageTriage.message_id, MessageTriage.ticket_id, MessageTriage.customer_id, MessageTriage.result
     ).where(MessageTriage.message_id >= first_id)
+    if live_only:
+        statement = feeds.live_only(statement, MessageTriage.message_id)
     if exclude is not None:
         statement = statement.where(MessageTriage.message_id.not_in(exclude))
     rows = session.execute(statement.order_by(MessageTriage.message_id).limit(limit)).all()
