@@ -4,13 +4,16 @@ the ``advocacy.concern_themed`` event, who may read and edit, and the errors of 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
-from ombud.advocacy.assignment import from_bytes
+from ombud.advocacy.assignment import THEMES_LOCK, from_bytes
+from ombud.advocacy.jobs import THEME_JOB
 from ombud.advocacy.models import Theme, ThemeMember, ThemeState
 from ombud.events.models import Event
 from ombud.pagination import encode_cursor
@@ -309,3 +312,34 @@ def test_online_assignment_moves_the_stored_centroid_and_follows_merges(
     with runtime.database.session(write=False) as session:
         newest = session.scalar(select(ThemeMember).order_by(ThemeMember.concern_id.desc()))
         assert newest is not None and newest.theme_id == crash["id"]
+
+
+def test_a_theme_job_steps_back_while_the_themes_are_held(
+    runtime: Runtime, client: TestClient, people: Personas
+) -> None:
+    """On PostgreSQL a re-clustering holds the themes' advisory lock for minutes. A theme job used to wait
+    on it holding a worker thread (two such jobs and a worker's triage stopped); now it ends at once and
+    comes back a second later, and themes the concern then."""
+    if runtime.database.dialect != "postgresql":
+        pytest.skip("the themes lock is PostgreSQL's; SQLite runs one writer at a time")
+    holder = runtime.database.writer()
+    holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": THEMES_LOCK})
+    try:
+        # memory:// runs triage, the dispatch and the theme job as each commits, in this thread.
+        writer = threading.Thread(
+            target=write_in, args=(client, people.agent, DOUBLE_CHARGES[0]), kwargs={"email": "a@example.net"}
+        )
+        writer.start()
+        writer.join(timeout=60)
+        assert not writer.is_alive(), "the theme job waited for the themes lock"
+        with runtime.database.session(write=False) as session:
+            assert session.scalar(select(func.count()).select_from(ThemeMember)) == 0
+        comeback = [t for t in runtime.queue.huey.scheduled() if t.name == THEME_JOB]
+        assert comeback
+    finally:
+        holder.rollback()
+        holder.close()
+    for task in comeback:
+        runtime.queue.huey.execute(task, timestamp=task.eta)
+    with runtime.database.session(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(ThemeMember)) >= 1

@@ -34,6 +34,7 @@ from ombud.advocacy.models import AdvocacyCase, Schedule, Theme, ThemeCount, The
 from ombud.customers.models import Customer
 from ombud.events import service as events
 from ombud.storage.base import utcnow
+from ombud.storage.queue import Busy
 from ombud.tickets.models import Concern, ConcernMessage, Message, Ticket
 from ombud.triage.embed import Embedder
 from ombud.triage.models import MessageTriage
@@ -207,10 +208,16 @@ GENERATION = "themes:generation"
 NEVER = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
-def lock_themes(session: Session) -> None:
-    """Wait for, and hold until the transaction ends, the right to change themes."""
-    if session.get_bind().dialect.name == "postgresql":
+def lock_themes(session: Session, *, wait: bool = True) -> None:
+    """Take, and hold until the transaction ends, the right to change themes (PostgreSQL; SQLite has one
+    writer). ``wait=False`` raises Busy at once when another transaction holds it: a theme job must not
+    hold a worker thread for the minutes a re-clustering takes (it comes back a second later)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if wait:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": THEMES_LOCK})
+    elif not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": THEMES_LOCK}):
+        raise Busy("another transaction is changing themes")
 
 
 def bump_generation(session: Session) -> str:

@@ -45,8 +45,12 @@ def theme_concerns(
     recluster_every: dt.timedelta,
     concern_id: int,
 ) -> None:
-    """Theme ``concern_id`` and up to BATCH other pending concerns: read and embed with no write lock held,
-    then write briefly. A full batch continues in a new job. Idempotent."""
+    """Theme ``concern_id`` and up to BATCH other pending concerns: read and embed with no row or SQLite
+    write lock held (on PostgreSQL only the themes' advisory lock), then write briefly. A full batch
+    continues in a new job. Idempotent. While another transaction holds the themes (a re-clustering takes
+    minutes), the job steps back (Busy) before embedding anything: waiting for it held a worker thread,
+    and with both of a worker's threads so held, live triage stopped."""
+    assignment.lock_themes(session, wait=False)
     with database.session(write=False) as reader:
         prepared = assignment.prepare(session=reader, embedder=embedder, first_id=concern_id, limit=BATCH)
         if prepared:

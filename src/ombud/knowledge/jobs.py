@@ -19,6 +19,8 @@ from ombud.triage import service as triage
 
 BATCH = 32
 SUGGESTIONS_PER_CONCERN = 3
+# The sweep looks for lost suggestion jobs among this many of the newest message ids.
+SWEEP_LOOKBACK = 100_000
 STAFF_VIEW = Filters(audiences=knowledge.ALL_AUDIENCES, statuses=knowledge.PUBLISHED)
 
 
@@ -57,10 +59,9 @@ def suggest(*, session: Session, database: Database, searcher: Searcher, message
     """Suggest articles for each concern of ``message_id`` and of up to BATCH other triaged messages still
     without suggestions. A concern nothing answers well is kept with its best score: gaps come from them.
     Imported history gets none: nobody answers it now, and its concerns would count as today's gaps."""
-    done = select(Suggestion.message_id)
     with database.session(write=False) as reader:
         rows = triage.triaged_after(
-            session=reader, first_id=message_id, limit=BATCH, exclude=done, live_only=True
+            session=reader, first_id=message_id, limit=BATCH, handled=Suggestion.message_id, live_only=True
         )
         queries: list[tuple[int, int, int, int, str, str | None]] = []
         for msg_id, ticket_id, customer_id, result in rows:
@@ -126,8 +127,11 @@ def suggest(*, session: Session, database: Database, searcher: Searcher, message
 
 
 def unsuggested_message_ids(*, session: Session, limit: int) -> list[int]:
+    """Live triaged messages among the newest SWEEP_LOOKBACK without suggestions (the sweep's question:
+    suggestions serve the agent answering now, and the walk must not grow with the whole history)."""
+    first_id = max(triage.last_triaged_id(session=session) - SWEEP_LOOKBACK, 0)
     rows = triage.triaged_after(
-        session=session, first_id=0, limit=limit, exclude=select(Suggestion.message_id), live_only=True
+        session=session, first_id=first_id, limit=limit, handled=Suggestion.message_id, live_only=True
     )
     return [row[0] for row in rows]
 

@@ -37,7 +37,8 @@ def index_message(*, session: Session, message_id: int) -> None:
 
 
 def register(queue: JobQueue) -> None:
-    queue.register(INDEX_MESSAGE, index_message, coalesce=True)
+    # A message should be findable within seconds: ahead of the slower background work, like triage.
+    queue.register(INDEX_MESSAGE, index_message, coalesce=True, priority=2)
     queue.register_sweep(
         SweepSource(job=INDEX_MESSAGE, id_arg="message_id", find=feeds.unindexed_message_ids)
     )

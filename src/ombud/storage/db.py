@@ -4,14 +4,17 @@ The caller owns the transaction (STYLE.md): a request dependency, a CLI command 
 session from :class:`Database`, commits it, and closes it. Services only flush.
 
 SQLite (the embedded default) runs in WAL mode. A transaction that will write starts with
-``BEGIN IMMEDIATE``: taking the write lock up front means concurrent writers queue on ``busy_timeout``
-instead of failing with "database is locked" when a read transaction tries to upgrade. Read-only sessions
-start a plain deferred transaction, so readers never wait for writers.
+``BEGIN IMMEDIATE``: taking the write lock up front means concurrent writers queue instead of failing with
+"database is locked" when a read transaction tries to upgrade. The writers of one process queue on a
+thread lock first (fair, unlike SQLite's polling busy handler), then on ``busy_timeout`` for writers in
+other processes. Read-only sessions start a plain deferred transaction, so readers never wait for writers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ombud.errors import ConfigurationError
@@ -36,7 +39,24 @@ SQLITE_PRAGMAS = (
 )
 
 
+# How long a writer waits for its turn among this process's writers (as long as SQLite's busy_timeout).
+WRITE_TURN_SECONDS = 30.0
+_HOLDS_TURN = "ombud.write_turn"
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
+    # The writers of one process (request threads and the in-process worker's threads) take turns here
+    # before BEGIN IMMEDIATE. SQLite's own lock is not fair: a waiting writer polls with growing sleeps
+    # while a new one that arrives as the lock frees takes it at once. Under 8 busy clients the worker's
+    # triage waited minutes for a turn, and some requests waited past busy_timeout (503 database_busy).
+    # A thread lock hands the turn to a waiting thread as soon as it is free. Writers in other processes
+    # (the CLI) still meet SQLite's lock, which keeps it correct.
+    turn = threading.Lock()
+
+    def release(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_TURN, False):
+            turn.release()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
@@ -48,8 +68,44 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("ombud_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get("ombud_write", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        info = conn.connection.info
+        if not info.get(_HOLDS_TURN):
+            if not turn.acquire(timeout=WRITE_TURN_SECONDS):
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                )
+            info[_HOLDS_TURN] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            release(info)
+            raise
+
+    # The turn ends with the transaction (released just before the COMMIT or ROLLBACK itself: the next
+    # writer's BEGIN IMMEDIATE then waits a moment on SQLite's lock), or when the pool takes the
+    # connection back or drops it without either.
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Connection) -> None:
+        release(conn.connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Connection) -> None:
+        release(conn.connection.info)
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        release(record.info)
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_connection: Any, record: Any) -> None:
+        release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        release(record.info)
 
 
 def make_engine(url: str) -> Engine:

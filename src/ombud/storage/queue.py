@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 _DEFERRED = "ombud.deferred_jobs"
 # How long a coalesced job may wait in a Redis queue before a commit enqueues another one anyway.
 COALESCE_SECONDS = 60
+# How long any other job may wait before the same job for the same ids is enqueued again (a job lost with
+# its queue, or with a process killed between claiming and enqueueing, is redone after this at the latest).
+WAITING_SECONDS = 600
 
 
 # How soon a coalesced job that found its work busy (see Busy) comes back.
@@ -125,9 +129,10 @@ class JobQueue:
         self.database = database
         self._tasks: dict[str, Any] = {}
         self._sweep_sources: list[SweepSource] = []
-        # Coalescing (see register): jobs enqueued by this process that have not started yet.
+        # Coalescing (see register): jobs enqueued by this process that have not started yet, by key (the
+        # job's name for a coalesced job, its name and ids for any other), with when they were claimed.
         self._coalesced: set[str] = set()
-        self._waiting: set[str] = set()
+        self._waiting: dict[str, float] = {}
         self._waiting_lock = threading.Lock()
         self.local_consumer = False
         # A Redis queue is shared by many processes: coalescing (see register) keeps its waiting set there.
@@ -155,6 +160,10 @@ class JobQueue:
         """Register ``fn`` as the job ``name``; it runs in its own committed transaction. Waiting jobs of
         a higher ``priority`` run first (a reply a customer waits for before a backlog of triage).
 
+        Every job is enqueued at most once per ids while one waits to start: a job reads the state when it
+        runs, so the waiting one does what a second would (without this, each sweep re-added every pending
+        id while a backlog drained, and 90,000 review jobs buried triage under load).
+
         ``coalesce`` is for jobs that do all the pending work of their kind, not just their own id (the
         search index takes the whole backlog). A commit enqueues such a job only if none is waiting to
         start: the waiting one will see this commit, because a job leaves the waiting set before it reads
@@ -169,14 +178,13 @@ class JobQueue:
             self._coalesced.add(name)
 
         def run(**ids: int) -> None:
-            if coalesce:
-                self._release(name)
+            self._release(name, ids)
             try:
                 with self.database.session(write=True) as session:
                     fn(session=session, **ids)
                     session.commit()
             except Busy:
-                if coalesce and self._claim(name):
+                if coalesce and self._claim(name, ids):
                     self.schedule(name, BUSY_DELAY, **ids)
 
         run.__name__ = name.replace(".", "_")
@@ -212,7 +220,7 @@ class JobQueue:
             return  # a savepoint released: the work is not committed until the outer transaction is
         pending = session.info.pop(_DEFERRED, None)
         for name, ids, delay in pending or ():
-            if delay is None and not self._claim(name):
+            if delay is None and not self._claim(name, ids):
                 continue
             try:
                 if delay is None:
@@ -220,42 +228,50 @@ class JobQueue:
                 else:
                     self.schedule(name, delay, **ids)
             except Exception:
-                self._release(name)
+                self._release(name, ids)
                 # Recorded as pending in the database: the sweep will enqueue it again.
                 log.exception("could not enqueue %s(%s); the sweep will retry", name, ids)
 
-    def _claim(self, name: str) -> bool:
-        """Return whether to enqueue ``name`` now (False: a coalesced job is already waiting)."""
-        if name not in self._coalesced:
-            return True
+    def _key(self, name: str, ids: dict[str, int]) -> str:
+        if name in self._coalesced:
+            return name
+        return name + ":" + ",".join(f"{k}={v}" for k, v in sorted(ids.items()))
+
+    def _claim(self, name: str, ids: dict[str, int]) -> bool:
+        """Return whether to enqueue ``name(**ids)`` now (False: one is already waiting to start)."""
+        key = self._key(name, ids)
+        expiry = COALESCE_SECONDS if name in self._coalesced else WAITING_SECONDS
         if self._redis is not None:
             try:
                 # The key expires: a waiting job lost with its queue (or a process killed before it could
-                # enqueue) holds back the next ones for COALESCE_SECONDS at most; the sweep finds the work.
-                return bool(self._redis.set(self._waiting_key(name), 1, nx=True, ex=COALESCE_SECONDS))
+                # enqueue) holds back the next ones for a while at most; the sweep finds the work.
+                return bool(self._redis.set(self._waiting_key(key), 1, nx=True, ex=expiry))
             except redis.RedisError:
-                log.warning("cannot coalesce %s through Redis; enqueueing it", name, exc_info=True)
+                log.warning("cannot claim %s through Redis; enqueueing it", key, exc_info=True)
                 return True
         if not self.local_consumer:
             return True
+        now = time.monotonic()
         with self._waiting_lock:
-            if name in self._waiting:
+            claimed = self._waiting.get(key)
+            if claimed is not None and now - claimed < expiry:
                 return False
-            self._waiting.add(name)
+            self._waiting[key] = now
             return True
 
-    def _release(self, name: str) -> None:
+    def _release(self, name: str, ids: dict[str, int]) -> None:
+        key = self._key(name, ids)
         if self._redis is not None:
             try:
-                self._redis.delete(self._waiting_key(name))
+                self._redis.delete(self._waiting_key(key))
             except redis.RedisError:
-                log.warning("cannot release %s in Redis; it expires by itself", name, exc_info=True)
+                log.warning("cannot release %s in Redis; it expires by itself", key, exc_info=True)
             return
         with self._waiting_lock:
-            self._waiting.discard(name)
+            self._waiting.pop(key, None)
 
-    def _waiting_key(self, name: str) -> str:
-        return f"ombud.waiting.{self.huey.name}.{name}"
+    def _waiting_key(self, key: str) -> str:
+        return f"ombud.waiting.{self.huey.name}.{key}"
 
     def _after_rollback(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -274,15 +290,17 @@ class JobQueue:
             # A coalesced job works through the whole backlog by itself: one is enough, and none when one
             # is waiting already (each sweep of each worker would otherwise add one more, and a worker
             # thread would wait for the running one's lock instead of taking other work).
+            # Any other job is enqueued only for the ids none waits for already: while a backlog drains,
+            # each sweep would otherwise add every pending id once more.
             to_enqueue = ids[:1] if source.job in self._coalesced else ids
-            if to_enqueue and source.job in self._coalesced and not self._claim(source.job):
-                to_enqueue = []
             for item_id in to_enqueue:
+                item = {source.id_arg: item_id}
+                if not self._claim(source.job, item):
+                    continue
                 try:
-                    self.enqueue(source.job, **{source.id_arg: item_id})
+                    self.enqueue(source.job, **item)
                 except Exception:
-                    if source.job in self._coalesced:
-                        self._release(source.job)
+                    self._release(source.job, item)
                     raise
             counts[source.job] = len(ids)
         return counts

@@ -98,9 +98,12 @@ def untriaged_for_triage(*, session: Session, first_id: int, limit: int) -> Sequ
     return [*first, *others]
 
 
-def live_only(statement: Select[Any], message_id: Any) -> Select[Any]:
-    """Restrict ``statement`` to rows whose ``message_id`` column is a live message, not imported history."""
-    return statement.join(Message, Message.id == message_id).where(Message.imported.is_(False))
+def live_only(statement: Select[Any], message_id: Any, *, from_id: int = 0) -> Select[Any]:
+    """Restrict ``statement`` to rows whose ``message_id`` column is a live message, not imported history
+    (``from_id``: the statement's own lower bound, repeated so the join starts there too)."""
+    return statement.join(Message, Message.id == message_id).where(
+        Message.imported.is_(False), Message.id >= from_id
+    )
 
 
 def mark_triaged(*, session: Session, message_ids: list[int], at: Any) -> None:

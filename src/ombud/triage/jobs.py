@@ -37,7 +37,12 @@ def triage_message(*, session: Session, engine: Triage, database: Database, mess
 
 def register(queue: JobQueue, engine: Triage, database: Database) -> None:
     queue.register(
-        TRIAGE_MESSAGE, functools.partial(triage_message, engine=engine, database=database), coalesce=True
+        TRIAGE_MESSAGE,
+        functools.partial(triage_message, engine=engine, database=database),
+        coalesce=True,
+        # Routing, SLA policies and the agent's view wait for triage: ahead of reviews, reply checks,
+        # suggestions and themes (which, under a load, had filled the queue ahead of it for minutes).
+        priority=2,
     )
     queue.register_sweep(
         SweepSource(job=TRIAGE_MESSAGE, id_arg="message_id", find=feeds.untriaged_message_ids)

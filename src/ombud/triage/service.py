@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ombud.accounts.schemas import SYSTEM, Principal
@@ -308,20 +308,27 @@ def intent_history(
 
 
 def triaged_after(
-    *, session: Session, first_id: int, limit: int, exclude: Any = None, live_only: bool = False
+    *, session: Session, first_id: int, limit: int, handled: Any = None, live_only: bool = False
 ) -> list[tuple[int, int, int, dict[str, Any]]]:
     """Return (message id, ticket id, customer id, result) of triaged messages from ``first_id`` on, by id;
-    ``exclude`` is a subquery of message ids to leave out (those a later stage has already handled), and
-    ``live_only`` leaves out imported history."""
+    ``handled`` is a message id column of a later stage's table: messages with a row there are left out
+    (NOT EXISTS, an index probe per message: a NOT IN over a million-row table was re-run per row on
+    PostgreSQL once it outgrew work_mem, and took minutes). ``live_only`` leaves out imported history."""
     statement = select(
         MessageTriage.message_id, MessageTriage.ticket_id, MessageTriage.customer_id, MessageTriage.result
     ).where(MessageTriage.message_id >= first_id)
+    # The bound is repeated on every joined table: each join then starts at first_id, not at the first row.
     if live_only:
-        statement = feeds.live_only(statement, MessageTriage.message_id)
-    if exclude is not None:
-        statement = statement.where(MessageTriage.message_id.not_in(exclude))
+        statement = feeds.live_only(statement, MessageTriage.message_id, from_id=first_id)
+    if handled is not None:
+        statement = statement.where(~exists().where(handled == MessageTriage.message_id, handled >= first_id))
     rows = session.execute(statement.order_by(MessageTriage.message_id).limit(limit)).all()
     return [(int(r[0]), int(r[1]), int(r[2]), r[3]) for r in rows]
+
+
+def last_triaged_id(*, session: Session) -> int:
+    """The id of the newest triaged message (0 when none is)."""
+    return int(session.scalar(select(func.max(MessageTriage.message_id))) or 0)
 
 
 # -- corrections -------------------------------------------------------------------------------------------
